@@ -1,0 +1,73 @@
+"""GET /v1/threads: list threads, page/per_page or limit/cursor, with filters."""
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from threadline.api.errors import Dialect, register_error_handlers
+from threadline.api.http import query_names, resolve
+from threadline.api.tenant import READ, current_tenant
+from threadline.logic.list_threads import list_threads, native_query
+from threadline.models.domain import ThreadStatus
+from threadline.models.native import ThreadListOut, ThreadSummaryOut
+from threadline.store.factory import thread_store
+
+logger = Logger(service="threadline")
+app = APIGatewayRestResolver(enable_validation=True)
+register_error_handlers(app, Dialect.NATIVE)
+
+
+@app.get("/v1/threads", summary="List threads", tags=["threads"])
+def handle_list_threads(
+    page: Annotated[int | None, Query(ge=1, le=1000, description="Page number (with per_page).")] = None,
+    per_page: Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 10).")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size for cursor paging.")] = None,
+    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page.")] = None,
+    business_id: Annotated[str | None, Query(max_length=128)] = None,
+    context_type: Annotated[str | None, Query(max_length=64)] = None,
+    context_id: Annotated[str | None, Query(max_length=128)] = None,
+    agent_type: Annotated[str | None, Query(alias="type", max_length=128)] = None,
+    status: Annotated[ThreadStatus | None, Query()] = None,
+    project_id: Annotated[str | None, Query(max_length=128)] = None,
+    metadata: Annotated[str | None, Query(max_length=8192, description="JSON object; every key must equal.")] = None,
+    include_deleted: Annotated[bool, Query()] = False,
+    sort: Annotated[Literal["created_at", "updated_at"], Query()] = "created_at",
+    direction: Annotated[Literal["asc", "desc"], Query()] = "desc",
+) -> ThreadListOut:
+    """Threads of the caller's org, newest first by default; each list is one index Query."""
+    tenant = current_tenant(app, READ)
+    wanted, window = native_query(
+        tenant,
+        page=page,
+        per_page=per_page,
+        limit=limit,
+        cursor=cursor,
+        business_id=business_id,
+        context_type=context_type,
+        context_id=context_id,
+        agent_type=agent_type,
+        status=status,
+        project_id=project_id,
+        metadata=metadata,
+        include_deleted=include_deleted,
+        sort=sort,
+        direction=direction,
+    )
+    result = list_threads(tenant, wanted, window, store=thread_store())
+    return ThreadListOut(
+        data=[ThreadSummaryOut.from_thread(t) for t in result.threads],
+        has_more=result.has_more,
+        total_count=result.total_count,
+        next_cursor=result.next_cursor,
+    )
+
+
+ALLOWED_QUERY = query_names(handle_list_threads)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return resolve(app, event, context, Dialect.NATIVE, ALLOWED_QUERY)

@@ -1,0 +1,1 @@
+"""Threadline: a self-hosted agent threads API for AWS (shared layer package)."""

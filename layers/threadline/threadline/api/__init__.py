@@ -1,0 +1,1 @@
+"""HTTP edge shared by the route handlers: errors, tenant, request checks."""

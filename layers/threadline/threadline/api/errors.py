@@ -1,0 +1,106 @@
+"""Errors to HTTP, in one place, in each dialect's shape.
+
+Native (Middesk): ``{"errors": [{"code", "message", "parameter"}]}``.
+Agentuity: ``{"success": false, "message", "code"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from threadline import errors
+
+logger = Logger(service="threadline")
+
+
+class Dialect(Enum):
+    """The two wire dialects."""
+
+    NATIVE = "native"
+    AGENTUITY = "agentuity"
+
+
+_STATUS: dict[type[errors.ThreadlineError], int] = {
+    errors.InvalidParameterError: 400,
+    errors.InvalidJsonError: 400,
+    errors.UnauthorizedError: 401,
+    errors.ForbiddenError: 403,
+    errors.NotFoundError: 404,
+    errors.ConflictError: 409,
+    errors.PayloadTooLargeError: 413,
+    errors.WorkflowStartError: 503,
+}
+
+
+def error_response(dialect: Dialect, status: int, code: str, message: str, parameter: str | None = None) -> Response[str]:
+    """One error as a response of ``dialect``."""
+    body: dict[str, Any]
+    if dialect is Dialect.AGENTUITY:
+        body = {"success": False, "message": message, "code": code}
+    else:
+        body = {"errors": [{"code": code, "message": message, "parameter": parameter}]}
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def domain_error_response(dialect: Dialect, error: errors.ThreadlineError) -> Response[str]:
+    """A domain error as a response of ``dialect``."""
+    status = next(s for cls, s in _STATUS.items() if isinstance(error, cls))
+    return error_response(dialect, status, error.code, error.message, error.parameter)
+
+
+def validation_error(error: RequestValidationError) -> errors.ThreadlineError:
+    """The first problem of a Powertools validation error, as a domain error naming the parameter."""
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ())]
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return errors.InvalidJsonError("Request body is not valid JSON")
+    parameter = ".".join(location[1:]) or (location[0] if location else None)
+    if location[:1] == ["body"] and len(location) == 1:
+        parameter = None
+    return errors.InvalidParameterError(_message(kind, parameter, first.get("msg", "is invalid")), parameter)
+
+
+def _message(kind: str, parameter: str | None, detail: str) -> str:
+    if parameter is None:
+        if kind == "missing":
+            return "Request body is required"
+        return f"Request body is invalid: {_clean(detail)}"
+    if kind == "extra_forbidden":
+        return f"{parameter} is not a known parameter"
+    if kind == "missing":
+        return f"{parameter} is required"
+    return f"{parameter}: {_clean(detail)}"
+
+
+def _clean(detail: str) -> str:
+    # pydantic prefixes messages of our own validators with "Value error, ".
+    return detail.removeprefix("Value error, ")
+
+
+def register_error_handlers(app: APIGatewayRestResolver, dialect: Dialect) -> None:
+    """Map every exception a route can raise to a response of ``dialect``."""
+
+    @app.exception_handler(errors.ThreadlineError)
+    def _domain(error: errors.ThreadlineError) -> Response[str]:
+        return domain_error_response(dialect, error)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(error: RequestValidationError) -> Response[str]:
+        return domain_error_response(dialect, validation_error(error))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return error_response(dialect, 404, "not_found", "No such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # The type only: messages may carry request data (user_data is never logged).
+        logger.error("unhandled error", extra={"error_type": type(error).__name__})
+        return error_response(dialect, 500, "internal_error", "Internal server error")

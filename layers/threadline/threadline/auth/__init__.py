@@ -1,0 +1,1 @@
+"""API keys and the authorizer (kept free of pydantic for a fast cold start)."""

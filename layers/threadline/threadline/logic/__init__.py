@@ -1,0 +1,1 @@
+"""Use cases: one module each, taking and returning domain models."""

@@ -1,0 +1,62 @@
+"""Create a thread and start its workflow."""
+
+from __future__ import annotations
+
+import uuid
+
+from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
+from threadline.models.domain import Requester, Tenant, Thread
+from threadline.models.native import CreateThreadRequest
+from threadline.store.threads import ThreadStore
+from threadline.timeutil import now_iso
+from threadline.workflow.executions import WorkflowRunner
+from threadline.workflow.registry import AGENT_TYPES, agent_type
+
+DEFAULT_PROJECT = "default"
+
+
+def create_thread(
+    tenant: Tenant, request: CreateThreadRequest, *, store: ThreadStore, runner: WorkflowRunner
+) -> Thread:
+    """Store a new ``running`` thread and start its execution (named after it)."""
+    agent = agent_type(request.type)
+    if agent is None:
+        known = ", ".join(sorted(AGENT_TYPES))
+        raise InvalidParameterError(f"Unknown agent type '{request.type}'; known types: {known}", "type")
+    context_type, context_id = request.context()
+    if context_type not in agent.context_types:
+        accepted = ", ".join(agent.context_types)
+        parameter = "context_type" if request.business_id is None else "business_id"
+        raise InvalidParameterError(f"{agent.name} works on context types: {accepted}", parameter)
+    project_id = _project(tenant, request.project_id)
+
+    created_at = now_iso()
+    thread = Thread(
+        id=str(uuid.uuid4()),
+        type=agent.name,
+        status="running",
+        org_id=tenant.org_id,
+        project_id=project_id,
+        context_type=context_type,
+        context_id=context_id,
+        metadata=request.metadata,
+        user_data=request.user_data,
+        requester=Requester(type="api_key", id=tenant.key_id, name=tenant.key_name),
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    store.create(thread, execution_name=thread.id)
+    try:
+        runner.start(thread)
+    except Exception as error:
+        store.mark_failed(thread)
+        raise WorkflowStartError("The thread's workflow could not be started; the thread is marked failed") from error
+    return thread
+
+
+def _project(tenant: Tenant, requested: str | None) -> str:
+    if tenant.project_id is None:
+        return requested or DEFAULT_PROJECT
+    if requested is not None and requested != tenant.project_id:
+        raise ForbiddenError(f"This API key is restricted to project {tenant.project_id}")
+    return tenant.project_id

@@ -1,0 +1,44 @@
+"""Soft-delete a thread, stopping its workflow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from threadline.errors import ConflictError
+from threadline.logic.get_thread import visible_thread
+from threadline.models.domain import ACTIVE_STATUSES, Tenant, Thread
+from threadline.store.threads import ThreadStore
+from threadline.timeutil import format_time, now
+from threadline.workflow.executions import WorkflowRunner
+
+_ATTEMPTS = 3
+
+
+def delete_thread(
+    tenant: Tenant, thread_id: str, *, store: ThreadStore, runner: WorkflowRunner, retention_days: int
+) -> Thread:
+    """Mark the thread deleted (purged after ``retention_days``); a running one becomes cancelled.
+
+    The write is conditional on the version read, so a step recorded at the
+    same moment is never lost; on such a race the thread is read again.
+    """
+    for _ in range(_ATTEMPTS):
+        thread, execution_name = visible_thread(tenant, thread_id, store)
+        moment = now()
+        was_active = thread.status in ACTIVE_STATUSES
+        deleted = thread.model_copy(
+            update={
+                "deleted": True,
+                "deleted_at": format_time(moment),
+                "deleted_by": tenant.key_id,
+                "updated_at": format_time(moment),
+                "status": "cancelled" if was_active else thread.status,
+                "version": thread.version + 1,
+            }
+        )
+        purge_at = int((moment + timedelta(days=retention_days)).timestamp())
+        if store.soft_delete(deleted, expected_version=thread.version, purge_at=purge_at):
+            if was_active:
+                runner.stop(execution_name)
+            return deleted
+    raise ConflictError("The thread kept changing while being deleted; try again")

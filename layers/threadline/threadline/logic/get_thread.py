@@ -1,0 +1,20 @@
+"""Read one thread."""
+
+from __future__ import annotations
+
+from threadline.errors import NotFoundError
+from threadline.models.domain import Tenant, Thread
+from threadline.store.threads import ThreadStore
+
+
+def visible_thread(tenant: Tenant, thread_id: str, store: ThreadStore) -> tuple[Thread, str]:
+    """The tenant's thread and its execution name; absent, deleted, or another tenant's → 404."""
+    thread, execution_name = store.get(tenant.org_id, thread_id)
+    if thread.deleted or (tenant.project_id is not None and thread.project_id != tenant.project_id):
+        raise NotFoundError(f"No thread with id {thread_id}", "id")
+    return thread, execution_name
+
+
+def get_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore) -> Thread:
+    """The tenant's thread with its steps."""
+    return visible_thread(tenant, thread_id, store)[0]

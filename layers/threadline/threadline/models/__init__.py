@@ -1,0 +1,1 @@
+"""Pydantic models: the domain and the two wire dialects."""

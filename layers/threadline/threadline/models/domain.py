@@ -1,0 +1,76 @@
+"""Domain models: what a thread and a step are, independent of any dialect."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ThreadStatus = Literal["running", "interrupted", "completed", "failed", "cancelled"]
+StepStatus = Literal["running", "completed", "failed", "cancelled", "waiting"]
+ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "interrupted"})
+THREAD_STATUSES: tuple[str, ...] = ("running", "interrupted", "completed", "failed", "cancelled")
+
+
+class Tenant(BaseModel):
+    """Who is calling: resolved from the API key by the authorizer."""
+
+    org_id: str
+    project_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+    key_id: str
+    key_name: str = ""
+
+
+class Requester(BaseModel):
+    """Who created a thread."""
+
+    type: str = "api_key"
+    id: str
+    name: str = ""
+
+
+class Artifact(BaseModel, extra="allow"):
+    """A result an agent attached to a step; agents may add fields."""
+
+    title: str
+    type: str
+
+
+class Step(BaseModel):
+    """One step of a thread's workflow."""
+
+    id: str
+    run_id: str
+    type: Literal["activity", "interrupt"] = "activity"
+    name: str
+    label: str = ""
+    status: StepStatus
+    started_at: str
+    completed_at: str | None = None
+    agent: str = ""
+    parent_step_id: str | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+
+class Thread(BaseModel):
+    """A thread as the domain sees it (``user_data`` decrypted)."""
+
+    id: str
+    type: str
+    status: ThreadStatus
+    org_id: str
+    project_id: str
+    context_type: str
+    context_id: str
+    metadata: dict[str, Any] | None = None
+    user_data: str | None = None
+    requester: Requester | None = None
+    created_at: str
+    updated_at: str
+    deleted: bool = False
+    deleted_at: str | None = None
+    deleted_by: str | None = None
+    version: int = 1
+    steps: list[Step] = Field(default_factory=list)

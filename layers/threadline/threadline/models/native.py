@@ -1,0 +1,118 @@
+"""Wire models of the native dialect (``/v1``, Middesk-compatible)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from threadline.models.domain import Requester, Step, Thread, ThreadStatus
+from threadline.models.limits import check_metadata, check_user_data
+
+# No '#': it separates the parts of the DynamoDB keys (store.keys).
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+CONTEXT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN)]
+ContextType = Annotated[StrictStr, Field(pattern=CONTEXT_TYPE_PATTERN)]
+Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
+UserData = Annotated[StrictStr, AfterValidator(check_user_data)]
+
+
+class CreateThreadRequest(BaseModel):
+    """Body of ``POST /v1/threads``: unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: StrictStr = Field(description="The agent type, e.g. cip_orchestrator (see GET /v1/agents).")
+    business_id: Identifier | None = Field(default=None, description="Shorthand for context_type=business.")
+    context_type: ContextType | None = None
+    context_id: Identifier | None = None
+    project_id: Identifier | None = Field(default=None, description="Defaults to the key's project, else 'default'.")
+    metadata: Metadata | None = Field(default=None, description="Unencrypted, filterable key-value data.")
+    user_data: UserData | None = Field(default=None, description="Opaque string, encrypted at rest.")
+
+    @model_validator(mode="after")
+    def _one_context(self) -> CreateThreadRequest:
+        if self.business_id is not None and (self.context_type is not None or self.context_id is not None):
+            raise ValueError("give either business_id or context_type and context_id, not both")
+        if self.business_id is None and (self.context_type is None or self.context_id is None):
+            raise ValueError("business_id, or context_type and context_id, is required")
+        return self
+
+    def context(self) -> tuple[str, str]:
+        """The subject of the thread as (context_type, context_id)."""
+        if self.business_id is not None:
+            return "business", self.business_id
+        assert self.context_type is not None and self.context_id is not None
+        return self.context_type, self.context_id
+
+
+class ThreadSummaryOut(BaseModel):
+    """A thread without its steps, as listed."""
+
+    object: Literal["thread"] = "thread"
+    id: str
+    type: str
+    status: ThreadStatus
+    created_at: str
+    updated_at: str
+    org_id: str
+    project_id: str
+    context_type: str
+    context_id: str
+    business_id: str | None
+    metadata: dict[str, Any] | None
+    user_data: str | None
+    requester: Requester | None
+    deleted: bool
+    deleted_at: str | None
+    deleted_by: str | None
+
+    @classmethod
+    def fields_of(cls, thread: Thread) -> dict[str, Any]:
+        """The wire fields shared by the summary and the full thread."""
+        return {
+            "id": thread.id,
+            "type": thread.type,
+            "status": thread.status,
+            "created_at": thread.created_at,
+            "updated_at": thread.updated_at,
+            "org_id": thread.org_id,
+            "project_id": thread.project_id,
+            "context_type": thread.context_type,
+            "context_id": thread.context_id,
+            "business_id": thread.context_id if thread.context_type == "business" else None,
+            "metadata": thread.metadata,
+            "user_data": thread.user_data,
+            "requester": thread.requester,
+            "deleted": thread.deleted,
+            "deleted_at": thread.deleted_at,
+            "deleted_by": thread.deleted_by,
+        }
+
+    @classmethod
+    def from_thread(cls, thread: Thread) -> ThreadSummaryOut:
+        """Shape a domain thread for a list."""
+        return cls(**cls.fields_of(thread))
+
+
+class ThreadOut(ThreadSummaryOut):
+    """A thread with its steps, in the order they started."""
+
+    steps: list[Step]
+
+    @classmethod
+    def from_thread(cls, thread: Thread) -> ThreadOut:
+        """Shape a domain thread with its steps."""
+        return cls(**cls.fields_of(thread), steps=thread.steps)
+
+
+class ThreadListOut(BaseModel):
+    """Reply of ``GET /v1/threads``."""
+
+    object: Literal["list"] = "list"
+    data: list[ThreadSummaryOut]
+    has_more: bool
+    total_count: int
+    next_cursor: str | None

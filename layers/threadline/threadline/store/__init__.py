@@ -1,0 +1,1 @@
+"""Persistence: the DynamoDB key design and repositories."""

@@ -1,0 +1,104 @@
+"""Envelope encryption of ``user_data`` with a KMS key, before it reaches DynamoDB.
+
+Each blob is AES-256-GCM under a data key that KMS generated and wrapped. The
+additional authenticated data binds a blob to its org and thread, so a blob
+copied onto another thread does not decrypt. A warm process reuses one data
+key per org for a bounded time and number of messages (as the AWS Encryption
+SDK's caching does), and caches unwrapped keys, so a listed page of threads
+costs a few KMS calls, not one per thread.
+
+Blob layout: ``b"\\x01" | len(wrapped key) (2 bytes) | wrapped key | nonce (12) | ciphertext+tag``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+
+_VERSION = b"\x01"
+_NONCE_BYTES = 12
+DATA_KEY_MAX_AGE_SECONDS = 300.0
+DATA_KEY_MAX_MESSAGES = 1000
+_UNWRAPPED_CACHE_SIZE = 256
+
+
+@dataclass
+class _DataKey:
+    plaintext: bytes
+    wrapped: bytes
+    created: float
+    uses: int = 0
+
+
+class UserDataCipher:
+    """Encrypts and decrypts ``user_data`` strings for one KMS key."""
+
+    def __init__(self, kms: KMSClient, key_id: str) -> None:
+        self._kms = kms
+        self._key_id = key_id
+        self._data_keys: dict[str, _DataKey] = {}
+        self._unwrapped: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def encrypt(self, org_id: str, thread_id: str, plaintext: str) -> bytes:
+        """Encrypt ``plaintext`` for one thread of one org."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        key = self._data_key(org_id)
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = AESGCM(key.plaintext).encrypt(nonce, plaintext.encode(), _aad(org_id, thread_id))
+        return _VERSION + struct.pack(">H", len(key.wrapped)) + key.wrapped + nonce + sealed
+
+    def decrypt(self, org_id: str, thread_id: str, blob: bytes) -> str:
+        """Decrypt a blob made by :meth:`encrypt` for the same org and thread."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if blob[:1] != _VERSION:
+            raise ValueError("unknown user_data blob version")
+        (wrapped_length,) = struct.unpack(">H", blob[1:3])
+        wrapped = blob[3 : 3 + wrapped_length]
+        nonce = blob[3 + wrapped_length : 3 + wrapped_length + _NONCE_BYTES]
+        sealed = blob[3 + wrapped_length + _NONCE_BYTES :]
+        key = self._unwrap(org_id, wrapped)
+        return AESGCM(key).decrypt(nonce, sealed, _aad(org_id, thread_id)).decode()
+
+    def _data_key(self, org_id: str) -> _DataKey:
+        key = self._data_keys.get(org_id)
+        fresh = (
+            key is not None
+            and key.uses < DATA_KEY_MAX_MESSAGES
+            and time.monotonic() - key.created < DATA_KEY_MAX_AGE_SECONDS
+        )
+        if key is None or not fresh:
+            reply = self._kms.generate_data_key(
+                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=_context(org_id)
+            )
+            key = _DataKey(reply["Plaintext"], reply["CiphertextBlob"], time.monotonic())
+            self._data_keys[org_id] = key
+        key.uses += 1
+        return key
+
+    def _unwrap(self, org_id: str, wrapped: bytes) -> bytes:
+        cache_key = org_id.encode() + b"\x00" + wrapped
+        if cache_key in self._unwrapped:
+            self._unwrapped.move_to_end(cache_key)
+            return self._unwrapped[cache_key]
+        plaintext = self._kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=_context(org_id))["Plaintext"]
+        self._unwrapped[cache_key] = plaintext
+        if len(self._unwrapped) > _UNWRAPPED_CACHE_SIZE:
+            self._unwrapped.popitem(last=False)
+        return plaintext
+
+
+def _context(org_id: str) -> dict[str, str]:
+    return {"purpose": "threadline:user_data", "org_id": org_id}
+
+
+def _aad(org_id: str, thread_id: str) -> bytes:
+    return f"{org_id}/{thread_id}".encode()

@@ -1,0 +1,367 @@
+"""Thread repository on DynamoDB. Storage errors become domain errors here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from threadline.errors import InvalidParameterError, NotFoundError
+from threadline.models.domain import Requester, Step, Thread
+from threadline.store import keys
+from threadline.store.crypto import UserDataCipher
+from threadline.timeutil import normalize, now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Index choice when several filters are given: the most selective dimension
+# is queried, the others refine it (documented in docs/architecture.md).
+_DIMENSION_PRIORITY: tuple[keys.Dimension, ...] = ("context", "project", "type", "status")
+
+
+@dataclass(frozen=True)
+class ThreadFilter:
+    """Which threads a list wants. ``org_id`` always scopes it."""
+
+    org_id: str
+    project_id: str | None = None
+    status: str | None = None
+    type: str | None = None
+    context: tuple[str, str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Order and window of a list."""
+
+    sort: keys.SortField = "created_at"
+    descending: bool = True
+    limit: int = 10
+    offset: int = 0
+    cursor: str | None = None
+    with_total: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a list."""
+
+    threads: list[Thread]
+    has_more: bool
+    next_cursor: str | None
+    total_count: int | None
+
+
+class ThreadStore:
+    """Reads and writes threads and their steps."""
+
+    def __init__(self, client: DynamoDBClient, table: str, cipher: UserDataCipher) -> None:
+        self._db = client
+        self._table = table
+        self._cipher = cipher
+
+    # ----- writes -------------------------------------------------------
+    def create(self, thread: Thread, execution_name: str) -> None:
+        """Store a new thread (never overwrites one)."""
+        item = self._item(thread)
+        item["execution_name"] = execution_name
+        self._db.put_item(
+            TableName=self._table,
+            Item=_serialize(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def soft_delete(self, thread: Thread, expected_version: int, purge_at: int) -> bool:
+        """Record ``thread``'s deletion (and status) if it is still at ``expected_version``.
+
+        ``purge_at`` (epoch seconds) is the TTL after which DynamoDB purges the
+        item. Returns False when someone else changed the thread first.
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_serialize(keys.thread_key(thread.org_id, thread.id)),
+                UpdateExpression=(
+                    "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
+                    " updated_at = :at, #status = :status, gsi_status = :gsi_status, version = :version"
+                ),
+                ConditionExpression="version = :expected AND deleted = :false",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":true": True,
+                        ":false": False,
+                        ":at": thread.deleted_at,
+                        ":by": thread.deleted_by,
+                        ":purge": purge_at,
+                        ":status": thread.status,
+                        ":gsi_status": keys.dimension_partition("status", thread.org_id, thread.status),
+                        ":version": thread.version,
+                        ":expected": expected_version,
+                    }
+                ),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_failed(self, thread: Thread) -> None:
+        """Mark a still-running thread failed (its workflow could not start)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_serialize(keys.thread_key(thread.org_id, thread.id)),
+                UpdateExpression="SET #status = :failed, gsi_status = :partition, updated_at = :at ADD version :one",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":failed": "failed",
+                        ":running": "running",
+                        ":partition": keys.dimension_partition("status", thread.org_id, "failed"),
+                        ":at": now_iso(),
+                        ":one": 1,
+                    }
+                ),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass  # it already moved on
+
+    # ----- reads --------------------------------------------------------
+    def get(self, org_id: str, thread_id: str) -> tuple[Thread, str]:
+        """A thread with its steps (one Query), and its execution name.
+
+        Raises ``NotFoundError`` when the org has no such thread.
+        """
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.thread_pk(org_id, thread_id)}},
+        )
+        thread_item = next((i for i in items if i["sk"] == keys.THREAD_SK), None)
+        if thread_item is None:
+            raise NotFoundError(f"No thread with id {thread_id}", "id")
+        thread = self._thread(thread_item)
+        thread.steps = [_step(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
+        return thread, str(thread_item.get("execution_name", thread_id))
+
+    def list_threads(self, wanted: ThreadFilter, page: PageRequest) -> ThreadPage:
+        """A page of threads (without steps) from one index Query."""
+        dimension, partition = _choose_index(wanted)
+        index = keys.index_name(dimension, page.sort)
+        attribute = keys.DIMENSION_ATTRIBUTES[dimension]
+        query: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": "#part = :part",
+            "ExpressionAttributeNames": {"#part": attribute},
+            "ExpressionAttributeValues": {":part": {"S": partition}},
+            "ScanIndexForward": not page.descending,
+        }
+        _add_filters(query, wanted, dimension)
+        fingerprint = _fingerprint(query)
+        start = _decode_cursor(page.cursor, fingerprint, partition, attribute) if page.cursor else None
+
+        wanted_count = page.offset + page.limit + 1
+        collected: list[dict[str, Any]] = []
+        while len(collected) < wanted_count:
+            request = dict(query, Limit=wanted_count - len(collected))
+            if start:
+                request["ExclusiveStartKey"] = start
+            reply = self._db.query(TableName=self._table, **request)
+            collected.extend(_deserialize(i) for i in reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                break
+        window = collected[page.offset : page.offset + page.limit]
+        has_more = len(collected) > page.offset + page.limit
+        next_cursor = None
+        if has_more and window:
+            last = window[-1]
+            next_cursor = _encode_cursor({name: last[name] for name in ("pk", "sk", attribute, page.sort)}, fingerprint)
+        return ThreadPage(
+            threads=[self._thread(i) for i in window],
+            has_more=has_more,
+            next_cursor=next_cursor,
+            total_count=self._count(query) if page.with_total else None,
+        )
+
+    # ----- helpers ------------------------------------------------------
+    def _count(self, query: dict[str, Any]) -> int:
+        total, start = 0, None
+        while True:
+            request = dict(query, Select="COUNT")
+            if start:
+                request["ExclusiveStartKey"] = start
+            reply = self._db.query(TableName=self._table, **request)
+            total += reply["Count"]
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return total
+
+    def _query_all(self, **query: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start = None
+        while True:
+            if start:
+                query["ExclusiveStartKey"] = start
+            reply = self._db.query(TableName=self._table, ConsistentRead=True, **query)
+            items.extend(_deserialize(i) for i in reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def _item(self, thread: Thread) -> dict[str, Any]:
+        item = thread.model_dump(exclude={"steps", "user_data"})
+        item.update(keys.thread_key(thread.org_id, thread.id))
+        item.update(
+            keys.ThreadDimensions(
+                org_id=thread.org_id,
+                status=thread.status,
+                type=thread.type,
+                context_type=thread.context_type,
+                context_id=thread.context_id,
+                project_id=thread.project_id,
+            ).attributes()
+        )
+        if thread.user_data is not None:
+            item["user_data_enc"] = self._cipher.encrypt(thread.org_id, thread.id, thread.user_data)
+        return {k: v for k, v in item.items() if v is not None}
+
+    def _thread(self, item: dict[str, Any]) -> Thread:
+        blob = item.get("user_data_enc")
+        user_data = self._cipher.decrypt(item["org_id"], item["id"], bytes(blob)) if blob is not None else None
+        requester = item.get("requester")
+        return Thread(
+            id=item["id"],
+            type=item["type"],
+            status=item["status"],
+            org_id=item["org_id"],
+            project_id=item["project_id"],
+            context_type=item["context_type"],
+            context_id=item["context_id"],
+            metadata=item.get("metadata"),
+            user_data=user_data,
+            requester=Requester(**requester) if requester else None,
+            created_at=normalize(item["created_at"]),
+            updated_at=normalize(item["updated_at"]),
+            deleted=bool(item.get("deleted", False)),
+            deleted_at=item.get("deleted_at"),
+            deleted_by=item.get("deleted_by"),
+            version=int(item.get("version", 1)),
+        )
+
+
+def _choose_index(wanted: ThreadFilter) -> tuple[keys.Dimension, str]:
+    values: dict[keys.Dimension, tuple[str, ...] | None] = {
+        "context": wanted.context,
+        "project": (wanted.project_id,) if wanted.project_id is not None else None,
+        "type": (wanted.type,) if wanted.type is not None else None,
+        "status": (wanted.status,) if wanted.status is not None else None,
+    }
+    for dimension in _DIMENSION_PRIORITY:
+        chosen = values[dimension]
+        if chosen is not None:
+            return dimension, keys.dimension_partition(dimension, wanted.org_id, *chosen)
+    return "org", keys.dimension_partition("org", wanted.org_id)
+
+
+def _add_filters(query: dict[str, Any], wanted: ThreadFilter, queried: keys.Dimension) -> None:
+    """Refine the index Query with the filters its partition does not cover."""
+    names: dict[str, str] = query["ExpressionAttributeNames"]
+    values: dict[str, Any] = query["ExpressionAttributeValues"]
+    clauses: list[str] = []
+
+    def equal(attribute: str, value: Any) -> None:
+        n = len(clauses)
+        names[f"#f{n}"] = attribute
+        values[f":f{n}"] = _serializer.serialize(_to_dynamo(value))
+        clauses.append(f"#f{n} = :f{n}")
+
+    if wanted.context is not None and queried != "context":
+        equal("gsi_context", keys.dimension_partition("context", wanted.org_id, *wanted.context))
+    if wanted.project_id is not None and queried != "project":
+        equal("project_id", wanted.project_id)
+    if wanted.type is not None and queried != "type":
+        equal("type", wanted.type)
+    if wanted.status is not None and queried != "status":
+        equal("status", wanted.status)
+    if not wanted.include_deleted:
+        equal("deleted", False)
+    for position, (key, value) in enumerate(sorted(wanted.metadata.items())):
+        names[f"#meta{position}"] = key
+        n = len(clauses)
+        values[f":f{n}"] = _serializer.serialize(_to_dynamo(value))
+        names.setdefault("#metadata", "metadata")
+        clauses.append(f"#metadata.#meta{position} = :f{n}")
+    if clauses:
+        query["FilterExpression"] = " AND ".join(clauses)
+
+
+def _fingerprint(query: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(position: dict[str, str], fingerprint: str) -> str:
+    raw = json.dumps({"k": position, "q": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, fingerprint: str, partition: str, attribute: str) -> dict[str, Any]:
+    invalid = InvalidParameterError("cursor is not a next_cursor of this same list", "cursor")
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position, stamp = raw["k"], raw["q"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise invalid from error
+    if (
+        stamp != fingerprint
+        or not isinstance(position, dict)
+        or position.get(attribute) != partition
+        or not all(isinstance(v, str) for v in position.values())
+    ):
+        raise invalid
+    return {name: {"S": value} for name, value in position.items()}
+
+
+def _step(item: dict[str, Any]) -> Step:
+    return Step.model_validate({k: v for k, v in item.items() if k in Step.model_fields})
+
+
+def _to_dynamo(value: Any) -> Any:
+    """JSON values to what DynamoDB stores (floats become Decimals)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    """DynamoDB values back to JSON values (Decimals become int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}

@@ -1,0 +1,25 @@
+"""Timestamps in the one wire format: RFC 3339 UTC with milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def format_time(moment: datetime) -> str:
+    """``2024-01-15T09:30:00.000Z`` for an aware datetime."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
+
+
+def now_iso() -> str:
+    """The current time in the wire format."""
+    return format_time(now())
+
+
+def normalize(stamp: str) -> str:
+    """Any ISO 8601 time (e.g. a Step Functions ``$$.State.EnteredTime``) in the wire format."""
+    return format_time(datetime.fromisoformat(stamp.replace("Z", "+00:00")))

@@ -1,0 +1,1 @@
+"""Agent types and the state machine that runs them."""

@@ -1,0 +1,126 @@
+"""Read ``template.yaml``: routes, functions and resources, one source of truth
+for the local server, the tests and the OpenAPI document."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation short-form tags as ``{"Fn": value}``."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@lru_cache(maxsize=1)
+def template() -> dict[str, Any]:
+    """The parsed template."""
+    with TEMPLATE.open() as handle:
+        return yaml.load(handle, Loader=_CfnLoader)
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one CloudFormation type, by logical id."""
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API route and the function behind it."""
+
+    method: str  # upper case, or ANY
+    path: str  # API Gateway form, e.g. /v1/threads/{thread_id}
+    function: str  # logical id
+    code_uri: Path
+    handler: str  # module.function, relative to code_uri
+
+    def matches(self, path: str) -> dict[str, str] | None:
+        """Path parameters when ``path`` matches this route's path."""
+        want = self.path.strip("/").split("/")
+        got = path.strip("/").split("/")
+        if len(want) != len(got):
+            return None
+        params: dict[str, str] = {}
+        for pattern, part in zip(want, got, strict=True):
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not part:
+                    return None
+                params[pattern[1:-1]] = part
+            elif pattern != part:
+                return None
+        return params
+
+
+def function_code(logical_id: str) -> tuple[Path, str]:
+    """(code directory, handler) of a function, with Globals applied."""
+    props = resources("AWS::Serverless::Function")[logical_id]["Properties"]
+    handler = props.get("Handler") or template()["Globals"]["Function"]["Handler"]
+    return ROOT / props["CodeUri"], handler
+
+
+def routes() -> list[Route]:
+    """Every API route of the template."""
+    found = []
+    for name, resource in resources("AWS::Serverless::Function").items():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            code_uri, handler = function_code(name)
+            found.append(
+                Route(
+                    method=event["Properties"]["Method"].upper(),
+                    path=event["Properties"]["Path"],
+                    function=name,
+                    code_uri=code_uri,
+                    handler=handler,
+                )
+            )
+    return found
+
+
+def authorizer_function() -> str:
+    """Logical id of the API's default authorizer function."""
+    api = next(iter(resources("AWS::Serverless::Api").values()))["Properties"]
+    auth = api["Auth"]
+    arn = auth["Authorizers"][auth["DefaultAuthorizer"]]["FunctionArn"]
+    return str(arn["Fn::GetAtt"][0])
+
+
+def load_handler(logical_id: str) -> Any:
+    """Import a function's module from its CodeUri, as Lambda would, and return its handler."""
+    code_uri, handler = function_code(logical_id)
+    module_name, _, attribute = handler.rpartition(".")
+    return getattr(_load_module(code_uri / f"{module_name}.py", logical_id), attribute)
+
+
+@cache
+def _load_module(path: Path, logical_id: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"threadline_function_{logical_id}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
