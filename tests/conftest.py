@@ -3,23 +3,41 @@ and a gateway that runs the authorizer and the handlers as API Gateway does."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
-from threadline.auth.api_keys import ApiKeyRecord, generate_key, hash_key
+from threadline.auth.api_keys import KEY_PATTERN, ApiKeyRecord, generate_key, hash_key
+from threadline.models.domain import Requester, Thread
 from threadline.store import clients, factory
+from threadline.store import keys as store_keys
 from threadline.store.api_keys import ApiKeyStore
-from threadline.timeutil import now_iso
-from threadline_tools.gateway import Gateway, Reply
+from threadline.timeutil import format_time, now_iso
+from threadline_tools.gateway import Gateway, LambdaContext, Reply
 from threadline_tools.provision import Deployment, provision
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Share one botocore data loader between sessions: every test makes fresh clients (and moto
+    a fresh default session), and each new session would parse the same JSON models again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +58,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             monkeypatch.setenv(name, value)
         factory.reset()
         yield created
+        settle(created)  # no workflow may outlive the emulation it writes to
         factory.reset()
 
 
@@ -65,6 +84,16 @@ class Keys:
             )
         )
         return key
+
+    def revoke(self, key: str) -> None:
+        self._store.revoke(hash_key(key), now_iso())
+
+
+def key_id(key: str) -> str:
+    """The id part of an API key (what ``requester.id`` and ``deleted_by`` show)."""
+    match = KEY_PATTERN.match(key)
+    assert match is not None, key
+    return match.group(1)
 
 
 @pytest.fixture
@@ -121,3 +150,148 @@ def table_items(deployment: Deployment) -> list[dict[str, Any]]:
     """Every item of the threads table (tests use it to prove nothing was written)."""
     reply = clients.dynamodb().scan(TableName=deployment.threads_table)
     return reply["Items"]
+
+
+# ----- direct invocation, as `sam local invoke -e events/<file>.json` does ---------------------
+
+
+def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Call ``functions/<function>/app.py``'s handler with ``event``."""
+    module = importlib.import_module(f"functions.{function}.app")
+    result: dict[str, Any] = module.lambda_handler(event, LambdaContext(function))
+    return result
+
+
+def route_event(name: str, thread_id: str | None = None, **authorizer: str) -> dict[str, Any]:
+    """An ``events/`` file for another thread id and/or other authorizer context values."""
+    event = load_event(name)
+    if thread_id is not None:
+        event["pathParameters"]["thread_id"] = thread_id
+        event["path"] = event["resource"].replace("{thread_id}", thread_id)
+        event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{event['path']}"
+    event["requestContext"]["authorizer"].update(authorizer)
+    return event
+
+
+# ----- state: threads seeded without a workflow, executions, "nothing changed" ----------------
+
+BASE_TIME = datetime(2024, 1, 15, 9, 30, tzinfo=UTC)
+
+
+def stamp(minutes: float) -> str:
+    """A wire timestamp ``minutes`` after a fixed base time (seeded threads sort predictably)."""
+    return format_time(BASE_TIME + timedelta(minutes=minutes))
+
+
+class Seed:
+    """Stores threads straight through the repository: no workflow runs, timestamps are chosen."""
+
+    def thread(
+        self, org_id: str = "acme", *, created: float = 0, updated: float | None = None, **fields: Any
+    ) -> Thread:
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "type": "cip_orchestrator",
+            "status": "running",
+            "org_id": org_id,
+            "project_id": "default",
+            "context_type": "business",
+            "context_id": "biz-1",
+            "requester": Requester(id="seedkey00000", name="seed"),
+            "created_at": stamp(created),
+            "updated_at": stamp(created if updated is None else updated),
+            **fields,
+        }
+        thread = Thread(**values)
+        factory.thread_store().create(thread, execution_name=thread.id)
+        return thread
+
+
+@pytest.fixture
+def seed(deployment: Deployment) -> Seed:
+    return Seed()
+
+
+def executions(deployment: Deployment, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
+    """Every execution (name and status) of the agent workflow, or of another state machine."""
+    arn = state_machine_arn or deployment.state_machine_arn
+    reply = clients.stepfunctions().list_executions(stateMachineArn=arn)
+    return [{"name": e["name"], "status": e["status"]} for e in reply["executions"]]
+
+
+def settle(deployment: Deployment, state_machine_arn: str | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Wait until no execution is running (moto runs them on background threads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = executions(deployment, state_machine_arn)
+        if all(e["status"] != "RUNNING" for e in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def raw_thread_item(deployment: Deployment, org_id: str, thread_id: str) -> dict[str, Any]:
+    """The thread's item exactly as DynamoDB stores it."""
+    key = {name: {"S": value} for name, value in store_keys.thread_key(org_id, thread_id).items()}
+    reply = clients.dynamodb().get_item(TableName=deployment.threads_table, Key=key)
+    return reply.get("Item", {})
+
+
+@contextmanager
+def changes_nothing(deployment: Deployment) -> Iterator[None]:
+    """Assert that the block writes no thread item and starts no execution."""
+    settle(deployment)
+    items, started = _sorted_items(deployment), executions(deployment)
+    yield
+    assert _sorted_items(deployment) == items, "the threads table changed"
+    assert executions(deployment) == started, "an execution was started"
+
+
+def _sorted_items(deployment: Deployment) -> list[dict[str, Any]]:
+    return sorted(table_items(deployment), key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+def error_body(code: str, message: str, parameter: str | None = None) -> dict[str, Any]:
+    """A native-dialect error body."""
+    return {"errors": [{"code": code, "message": message, "parameter": parameter}]}
+
+
+def agentuity_error(code: str, message: str) -> dict[str, Any]:
+    """An Agentuity-dialect error body."""
+    return {"success": False, "message": message, "code": code}
+
+
+# ----- wire shapes ----------------------------------------------------------------------------
+
+TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+SUMMARY_FIELDS = {
+    "object",
+    "id",
+    "type",
+    "status",
+    "created_at",
+    "updated_at",
+    "org_id",
+    "project_id",
+    "context_type",
+    "context_id",
+    "business_id",
+    "metadata",
+    "user_data",
+    "requester",
+    "deleted",
+    "deleted_at",
+    "deleted_by",
+}
+THREAD_FIELDS = SUMMARY_FIELDS | {"steps"}
+AGENTUITY_FIELDS = {
+    "id",
+    "created_at",
+    "updated_at",
+    "deleted",
+    "deleted_at",
+    "deleted_by",
+    "org_id",
+    "project_id",
+    "user_data",
+    "metadata",
+}

@@ -1,18 +1,19 @@
 """The REQUEST authorizer: Bearer API key → tenant (org, project, scopes)."""
 
-from functools import lru_cache
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING
+
 from threadline.auth.authorizer import authorize
 from threadline.settings import settings
 from threadline.store import clients
 from threadline.store.api_keys import ApiKeyStore
 
-
-@lru_cache(maxsize=1)
-def _key_store() -> ApiKeyStore:
-    return ApiKeyStore(clients.dynamodb(), settings().keys_table)
+if TYPE_CHECKING:  # Powertools is not imported at run time: ~50 ms of this function's cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return authorize(event, _key_store())
+    # The client and settings are cached per process; the store around them is a
+    # plain object built per call, so factory.reset() reaches the authorizer too.
+    return authorize(event, ApiKeyStore(clients.dynamodb(), settings().keys_table))

@@ -7,6 +7,7 @@ Agentuity: ``{"success": false, "message", "code"}``.
 from __future__ import annotations
 
 import json
+import traceback
 from enum import Enum
 from typing import Any
 
@@ -38,7 +39,9 @@ _STATUS: dict[type[errors.ThreadlineError], int] = {
 }
 
 
-def error_response(dialect: Dialect, status: int, code: str, message: str, parameter: str | None = None) -> Response[str]:
+def error_response(
+    dialect: Dialect, status: int, code: str, message: str, parameter: str | None = None
+) -> Response[str]:
     """One error as a response of ``dialect``."""
     body: dict[str, Any]
     if dialect is Dialect.AGENTUITY:
@@ -101,6 +104,9 @@ def register_error_handlers(app: APIGatewayRestResolver, dialect: Dialect) -> No
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
-        # The type only: messages may carry request data (user_data is never logged).
-        logger.error("unhandled error", extra={"error_type": type(error).__name__})
+        # Type and frames, not the message: messages (pydantic's, say) may quote request data.
+        logger.error(
+            "unhandled error",
+            extra={"error_type": type(error).__name__, "frames": traceback.format_tb(error.__traceback__)},
+        )
         return error_response(dialect, 500, "internal_error", "Internal server error")

@@ -34,7 +34,8 @@ def resolve(
     """Reject what no route accepts (oversized bodies, unknown or repeated
     query parameters) before validation reads it, then route the request."""
     body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+    # Bytes, not characters: a body of multi-byte characters is larger than its length.
+    if len(body.encode()) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
         return _reply(dialect, 413, "payload_too_large", f"Request body must be at most {MAX_BODY_BYTES} bytes", None)
     for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
         if name not in allowed_query:

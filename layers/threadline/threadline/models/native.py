@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
+from threadline.errors import InvalidParameterError
 from threadline.models.domain import Requester, Step, Thread, ThreadStatus
 from threadline.models.limits import check_metadata, check_user_data
 
@@ -32,19 +33,23 @@ class CreateThreadRequest(BaseModel):
     metadata: Metadata | None = Field(default=None, description="Unencrypted, filterable key-value data.")
     user_data: UserData | None = Field(default=None, description="Opaque string, encrypted at rest.")
 
-    @model_validator(mode="after")
-    def _one_context(self) -> CreateThreadRequest:
-        if self.business_id is not None and (self.context_type is not None or self.context_id is not None):
-            raise ValueError("give either business_id or context_type and context_id, not both")
-        if self.business_id is None and (self.context_type is None or self.context_id is None):
-            raise ValueError("business_id, or context_type and context_id, is required")
-        return self
-
     def context(self) -> tuple[str, str]:
-        """The subject of the thread as (context_type, context_id)."""
+        """The subject of the thread as (context_type, context_id).
+
+        Checked here rather than in a model validator, whose error names no
+        parameter: the error names the field at fault.
+        """
         if self.business_id is not None:
+            if self.context_type is not None or self.context_id is not None:
+                given = "context_type" if self.context_type is not None else "context_id"
+                raise InvalidParameterError(f"give either business_id or {given}, not both", "business_id")
             return "business", self.business_id
-        assert self.context_type is not None and self.context_id is not None
+        if self.context_type is None and self.context_id is None:
+            raise InvalidParameterError("business_id, or context_type and context_id, is required", "business_id")
+        if self.context_id is None:
+            raise InvalidParameterError("context_id is required with context_type", "context_id")
+        if self.context_type is None:
+            raise InvalidParameterError("context_type is required with context_id", "context_type")
         return self.context_type, self.context_id
 
 

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from threadline.errors import InvalidParameterError, NotFoundError
 from threadline.models.domain import Requester, Step, Thread
 from threadline.store import keys
+from threadline.store.attributes import TypeDeserializer, TypeSerializer
 from threadline.store.crypto import UserDataCipher
 from threadline.timeutil import normalize, now_iso
 
@@ -169,7 +168,7 @@ class ThreadStore:
         }
         _add_filters(query, wanted, dimension)
         fingerprint = _fingerprint(query)
-        start = _decode_cursor(page.cursor, fingerprint, partition, attribute) if page.cursor else None
+        start = _decode_cursor(page.cursor, fingerprint, partition, attribute, page.sort) if page.cursor else None
 
         wanted_count = page.offset + page.limit + 1
         collected: list[dict[str, Any]] = []
@@ -316,7 +315,7 @@ def _encode_cursor(position: dict[str, str], fingerprint: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, fingerprint: str, partition: str, attribute: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, fingerprint: str, partition: str, attribute: str, sort: str) -> dict[str, Any]:
     invalid = InvalidParameterError("cursor is not a next_cursor of this same list", "cursor")
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -326,6 +325,8 @@ def _decode_cursor(cursor: str, fingerprint: str, partition: str, attribute: str
     if (
         stamp != fingerprint
         or not isinstance(position, dict)
+        # Exactly the keys _encode_cursor wrote: anything else makes DynamoDB reject the ExclusiveStartKey.
+        or set(position) != {"pk", "sk", attribute, sort}
         or position.get(attribute) != partition
         or not all(isinstance(v, str) for v in position.values())
     ):

@@ -1,0 +1,55 @@
+# Threadline developer commands. Each target installs what it needs first.
+#   make dev     the API locally on an embedded AWS emulation (no AWS account, no Docker)
+#   make test    lint, type checks, template checks (cfn-lint, sam validate --lint, sam build), all tests
+#   make bench   cold-start and DynamoDB-cost benchmark
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_BUILD_DIR ?= .aws-sam/build
+
+.PHONY: install install-sam dev test lint template-check pytest bench openapi clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+# AWS SAM CLI pins older boto3/pydantic: it lives in its own environment.
+$(SAM_VENV)/.installed: tools/sam-constraints.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -c tools/sam-constraints.txt aws-sam-cli
+	touch $@
+
+install: $(VENV)/.installed
+install-sam: $(SAM_VENV)/.installed
+
+dev: install
+	$(PY) -m threadline_tools.local $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+template-check: install install-sam
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+	$(SAM) build --build-dir $(SAM_BUILD_DIR) --region us-east-1
+
+pytest: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The tests run last so their summary closes the output.
+test: lint template-check pytest
+
+bench: install
+	$(PY) -m threadline_tools.bench $(ARGS)
+
+openapi: install
+	$(PY) -m threadline_tools.openapi
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .threadline

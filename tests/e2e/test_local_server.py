@@ -1,0 +1,187 @@
+"""The local server over real HTTP: `python -m threadline_tools.local` in a
+subprocess, driven with `requests`, keys managed with the CLI in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from threadline.auth.api_keys import KEY_PATTERN, generate_key
+from threadline_tools.local import READY_LINE
+from threadline_tools.template import ROOT
+
+pytestmark = pytest.mark.e2e
+
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class Server:
+    url: str
+    key: str
+    env: dict[str, str]
+    log: Path
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
+        return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "threadline_tools.cli", *argv],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+def _environment(state_file: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "THREADLINE_"))}
+    # A file of its own, so a developer's running `threadline dev` is left alone.
+    env["THREADLINE_LOCAL_FILE"] = str(state_file)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("local")
+    state_file = workdir / "local.json"
+    log = workdir / "server.log"
+    env = _environment(state_file)
+    _, key = generate_key()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "threadline_tools.local", "--port", "0", "--api-key", key],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while READY_LINE not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"local server did not start (exit code {process.poll()}):\n{log.read_text()}")
+            time.sleep(0.1)
+        state = json.loads(state_file.read_text())
+        assert key in log.read_text()  # the banner shows the key it serves with
+        yield Server(state["api_url"], key, env, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    # A clean shutdown: exit code 0 and the state file removed.
+    assert process.returncode == 0, log.read_text()
+    assert not state_file.exists()
+
+
+def wait_for_status(server: Server, thread_id: str, wanted: str, timeout: float = 15.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = server.call("GET", f"/v1/threads/{thread_id}").json()
+        if body.get("status") == wanted or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def test_thread_lifecycle_in_both_dialects(server: Server) -> None:
+    # Create: 201, running
+    created = server.call(
+        "POST", "/v1/threads", json={"type": "cip_orchestrator", "business_id": "biz_123", "metadata": {"team": "e2e"}}
+    )
+    assert created.status_code == 201, created.text
+    thread = created.json()
+    assert thread["status"] == "running" and thread["org_id"] == "local" and thread["business_id"] == "biz_123"
+    thread_id = thread["id"]
+
+    # The workflow runs on the emulated Step Functions and completes the thread
+    assert wait_for_status(server, thread_id, "completed")["status"] == "completed"
+
+    # Listed in both dialects
+    native = server.call("GET", "/v1/threads")
+    assert native.status_code == 200
+    assert thread_id in [t["id"] for t in native.json()["data"]]
+    agentuity = server.call("GET", "/thread")
+    assert agentuity.status_code == 200 and agentuity.json()["success"] is True
+    assert thread_id in [t["id"] for t in agentuity.json()["data"]]
+
+    # Filtered by metadata in both dialects (another thread without it stays out)
+    other = server.call("POST", "/v1/threads", json={"type": "cip_orchestrator", "business_id": "biz_456"}).json()
+    wanted = json.dumps({"team": "e2e"})
+    for path in ("/v1/threads", "/thread"):
+        filtered = server.call("GET", path, params={"metadata": wanted})
+        assert filtered.status_code == 200, filtered.text
+        ids = [t["id"] for t in filtered.json()["data"]]
+        assert ids == [thread_id], path
+    assert other["id"] not in ids
+
+    # The deployed stage prefix is accepted too
+    assert server.call("GET", f"/api/v1/threads/{thread_id}").json()["id"] == thread_id
+
+    # Deleted through the Agentuity dialect: 200 {"success": true}
+    deleted = server.call("DELETE", f"/thread/{thread_id}")
+    assert deleted.status_code == 200 and deleted.json() == {"success": True}
+
+    # Gone in both dialects
+    assert server.call("GET", f"/v1/threads/{thread_id}").status_code == 404
+    gone = server.call("GET", f"/thread/{thread_id}")
+    assert gone.status_code == 404 and gone.json()["success"] is False
+
+
+def test_requests_without_a_valid_key_are_401(server: Server) -> None:
+    for key in ("", "tl_aaaaaaaaaaaa_" + "A" * 43, "not-a-key"):
+        for path in ("/v1/threads", "/thread"):
+            reply = server.call("GET", path, key=key)
+            assert reply.status_code == 401, (key, path)
+            assert reply.json()["code"] == "unauthorized"
+
+
+def test_cli_keys_against_the_running_server(server: Server) -> None:
+    # Given a key created with the CLI against the local server
+    created = server.cli("keys", "create", "--local", "--org", "e2e-org", "--name", "e2e key")
+    assert created.returncode == 0, created.stderr
+    key = next(word for word in created.stdout.split() if KEY_PATTERN.match(word))
+    key_id = key.split("_")[1]
+
+    # Then it works, in its own org
+    reply = server.call("POST", "/v1/threads", key=key, json={"type": "cip_orchestrator", "business_id": "b1"})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["org_id"] == "e2e-org"
+    # And it is listed
+    listed = server.cli("keys", "list", "--local", "--org", "e2e-org")
+    assert listed.returncode == 0 and key_id in listed.stdout and key not in listed.stdout
+
+    # When it is revoked, the next request is 401 (the local gateway does not cache authorizations)
+    revoked = server.cli("keys", "revoke", key_id, "--local")
+    assert revoked.returncode == 0, revoked.stderr
+    assert server.call("GET", "/v1/threads", key=key).status_code == 401
+    # While the server's own key keeps working
+    assert server.call("GET", "/v1/threads").status_code == 200
+
+
+def test_malformed_api_key_is_refused_at_start() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "threadline_tools.local", "--port", "0", "--api-key", "tl_short_key"],
+        cwd=ROOT,
+        env=_environment(Path("/nonexistent/local.json")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "malformed API key" in result.stderr

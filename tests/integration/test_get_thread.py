@@ -1,0 +1,134 @@
+"""GET /v1/threads/{id}: one thread with its steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import (
+    THREAD_FIELDS,
+    Api,
+    Keys,
+    Seed,
+    error_body,
+    invoke,
+    key_id,
+    route_event,
+)
+
+VALID = {"type": "cip_orchestrator", "business_id": "biz-42"}
+UNKNOWN_ID = "3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
+
+
+def test_the_events_file_returns_the_thread(seed: Seed) -> None:
+    # Given a stored thread of the events file's org
+    thread = seed.thread("acme", metadata={"source": "crm"}, user_data="opaque")
+
+    # When the get_thread event asks for it
+    result = invoke("get_thread", route_event("get_thread.json", thread_id=thread.id))
+
+    # Then 200 with the thread, user_data decrypted, no steps yet
+    assert result["statusCode"] == 200
+    body = json.loads(result["body"])
+    assert set(body) == THREAD_FIELDS
+    assert (body["id"], body["metadata"], body["user_data"], body["steps"]) == (
+        thread.id,
+        {"source": "crm"},
+        "opaque",
+        [],
+    )
+
+
+def test_a_created_thread_reads_back_as_created(api: Api) -> None:
+    # Given a thread created through the API
+    created = api.call(
+        "POST", "/v1/threads", body={**VALID, "metadata": {"n": 1.5, "ok": True}, "user_data": '{"a": 1}'}
+    ).json()
+
+    # When it is read
+    reply = api.call("GET", f"/v1/threads/{created['id']}")
+
+    # Then every field but status/updated_at (the workflow may have finished meanwhile) is as created
+    assert reply.status == 200
+    got = reply.json()
+    assert set(got) == THREAD_FIELDS
+    moving = {"status", "updated_at"}
+    assert {k: v for k, v in got.items() if k not in moving} == {k: v for k, v in created.items() if k not in moving}
+    assert got["status"] in {"running", "completed"}
+    assert got["requester"] == {"type": "api_key", "id": key_id(api.key), "name": "test key of acme"}
+
+
+@pytest.mark.parametrize(
+    "thread_id",
+    [
+        pytest.param(UNKNOWN_ID, id="unknown-uuid"),
+        pytest.param("not-a-uuid", id="not-a-uuid"),
+        pytest.param(UNKNOWN_ID.upper(), id="upper-case-uuid"),
+        pytest.param("x" * 3000, id="longer-than-a-dynamodb-key"),
+    ],
+)
+def test_an_unknown_id_is_404(api: Api, seed: Seed, thread_id: str) -> None:
+    # Given some thread exists, but not this id
+    seed.thread("acme")
+
+    # When the id is read
+    reply = api.call("GET", f"/v1/threads/{thread_id}")
+
+    # Then 404 naming the id
+    assert reply.status == 404
+    assert reply.json() == error_body("not_found", f"No thread with id {thread_id[:64]}", "id")
+
+
+def test_another_orgs_thread_is_404_exactly_like_a_missing_one(api: Api, keys: Keys, seed: Seed) -> None:
+    # Given a thread of org "globex"
+    theirs = seed.thread("globex")
+
+    # When a key of org "acme" reads it
+    reply = api.call("GET", f"/v1/threads/{theirs.id}")
+
+    # Then it is 404, the same answer as for an id that does not exist
+    assert reply.status == 404
+    assert reply.json() == error_body("not_found", f"No thread with id {theirs.id}", "id")
+    assert api.call("GET", f"/v1/threads/{theirs.id}", key=keys.create("globex")).status == 200
+
+
+def test_another_projects_thread_is_404_for_a_project_key(api: Api, keys: Keys, seed: Seed) -> None:
+    # Given threads of projects "alpha" and "beta" in the key's org
+    alpha, beta = seed.thread(project_id="alpha"), seed.thread(project_id="beta")
+    alpha_key = keys.create(project_id="alpha")
+
+    # When the "alpha" key reads both
+    mine = api.call("GET", f"/v1/threads/{alpha.id}", key=alpha_key)
+    other = api.call("GET", f"/v1/threads/{beta.id}", key=alpha_key)
+
+    # Then it sees its own project's thread only
+    assert mine.status == 200
+    assert other.status == 404
+    assert other.json() == error_body("not_found", f"No thread with id {beta.id}", "id")
+
+
+def test_a_deleted_thread_is_404(api: Api, seed: Seed) -> None:
+    # Given a thread that was deleted
+    thread = seed.thread()
+    assert api.call("DELETE", f"/v1/threads/{thread.id}").status == 200
+
+    # When it is read
+    reply = api.call("GET", f"/v1/threads/{thread.id}")
+
+    # Then 404
+    assert reply.status == 404
+    assert reply.json() == error_body("not_found", f"No thread with id {thread.id}", "id")
+
+
+def test_a_key_without_read_scope_cannot_read(api: Api, keys: Keys, seed: Seed) -> None:
+    # Given a write-only key and a thread
+    thread = seed.thread()
+    writer = keys.create(scopes=("write",))
+
+    # When it reads the thread
+    reply = api.call("GET", f"/v1/threads/{thread.id}", key=writer)
+
+    # Then 403
+    assert reply.status == 403
+    assert reply.json() == error_body("forbidden", "This API key lacks the 'read' scope")

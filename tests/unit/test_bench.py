@@ -1,0 +1,47 @@
+"""The benchmark's DynamoDB accounting, and the budgets it shows: every read is an
+index Query or a key lookup, never a Scan; a thread is one Query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from threadline_tools import bench
+
+
+@pytest.fixture(scope="module")
+def costs() -> dict[str, Any]:
+    return bench.dynamodb_costs(threads=20)
+
+
+def _request(costs: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(r for r in costs["requests"] if r["request"].startswith(name))
+
+
+def test_every_request_succeeds_and_is_authorized_by_one_get_item(costs: dict[str, Any]) -> None:
+    for request in costs["requests"]:
+        assert request["status"] in (200, 201), request["request"]
+        assert request["authorizer"] == {"GetItem": 1}, request["request"]
+
+
+def test_no_request_scans(costs: dict[str, Any]) -> None:
+    operations = {c["operation"] for r in costs["requests"] for c in r["calls"] if c["service"] == "dynamodb"}
+    assert operations <= {"GetItem", "Query", "PutItem", "UpdateItem"}
+
+
+def test_a_thread_with_its_steps_is_one_query(costs: dict[str, Any]) -> None:
+    get = _request(costs, "get thread")
+    assert get["dynamodb"] == {"Query": 1}
+    assert get["items_read"] == 4  # the thread and its three steps
+
+
+def test_lists_query_the_index_of_their_filter(costs: dict[str, Any]) -> None:
+    indexes = {c["index"] for c in _request(costs, "list business_id")["calls"] if c["operation"] == "Query"}
+    assert indexes == {"by_context_created"}
+    indexes = {c["index"] for c in _request(costs, "list status=running")["calls"] if c["operation"] == "Query"}
+    assert indexes == {"by_status_created"}
+
+
+def test_the_report_renders(costs: dict[str, Any]) -> None:
+    text = bench.render({"versions": bench._versions(), "dynamodb": costs})
+    assert "get thread" in text and "DynamoDB per request" in text

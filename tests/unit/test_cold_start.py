@@ -1,0 +1,75 @@
+"""Import-time budgets of the handler modules (timed by ``make bench``; guarded here).
+
+Each function module is imported in a fresh interpreter, as Lambda loads it,
+and must do nothing but import: no AWS client, no read of its deployment's
+environment. What it imports is checked against what its first request needs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from threadline_tools.template import authorizer_function, function_code, resources
+
+DEPLOYMENT_VARIABLES = {"THREADS_TABLE", "KEYS_TABLE", "STATE_MACHINE_ARN", "KMS_KEY_ID", "RETENTION_DAYS"}
+
+_CHILD = r"""
+import gc, json, os, sys
+
+class Watching(type(os.environ)):
+    read = set()
+
+    def __getitem__(self, key):
+        Watching.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        Watching.read.add(key)
+        return super().__contains__(key)
+
+os.environ.__class__ = Watching
+sys.path.insert(0, sys.argv[1])
+module = __import__(sys.argv[2])
+clients = 0
+if "botocore.client" in sys.modules:
+    base = sys.modules["botocore.client"].BaseClient
+    clients = sum(1 for o in gc.get_objects() if isinstance(o, base))
+print(json.dumps({"modules": sorted(sys.modules), "read": sorted(Watching.read), "clients": clients}))
+"""
+
+
+def _import(function: str) -> dict[str, Any]:
+    code_uri, handler = function_code(function)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(code_uri), handler.rpartition(".")[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _imported(found: dict[str, Any], package: str) -> bool:
+    return any(m == package or m.startswith(f"{package}.") for m in found["modules"])
+
+
+@pytest.mark.parametrize("function", sorted(resources("AWS::Serverless::Function")))
+def test_importing_a_function_only_imports(function: str) -> None:
+    found = _import(function)
+    assert found["clients"] == 0, "an AWS client was created at import time"
+    assert not DEPLOYMENT_VARIABLES & set(found["read"]), "the environment was read at import time"
+    # boto3 (resources, s3transfer) is ~25 ms of cold start the functions do not use: botocore suffices.
+    assert not _imported(found, "boto3")
+    # user_data encryption imports cryptography when a request needs it.
+    assert not _imported(found, "cryptography")
+
+
+def test_the_authorizer_imports_neither_powertools_nor_pydantic() -> None:
+    found = _import(authorizer_function())
+    assert not _imported(found, "aws_lambda_powertools")
+    assert not _imported(found, "pydantic")

@@ -1,0 +1,56 @@
+"""docs/openapi.json is generated from the handlers and kept in step with them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from threadline_tools import openapi
+from threadline_tools.template import routes
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, Any]:
+    return openapi.generate()
+
+
+def test_committed_document_is_the_generated_one(generated: dict[str, Any]) -> None:
+    # Given the handlers as they are, when the document is generated,
+    # then docs/openapi.json is exactly it (else: make openapi).
+    assert openapi.OUTPUT.read_text(encoding="utf-8") == openapi.render(generated)
+
+
+def test_document_is_valid_openapi(generated: dict[str, Any]) -> None:
+    validate(generated)
+    assert generated["info"]["title"] == "Threadline API"
+
+
+def test_every_template_route_is_documented(generated: dict[str, Any]) -> None:
+    documented = {(method.upper(), path) for path, ops in generated["paths"].items() for method in ops}
+    wanted = {(r.method, r.path) for r in routes() if r.method != "ANY"}
+    assert wanted <= documented
+    assert documented <= wanted, "a documented operation has no route in template.yaml"
+
+
+def test_every_operation_needs_a_bearer_key_and_documents_the_errors(generated: dict[str, Any]) -> None:
+    assert generated["security"] == [{"bearerAuth": []}]
+    assert generated["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, operations in generated["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            assert {"400", "401", "403", "404", "405", "413", "429"} <= set(responses), path
+            assert "422" not in json.dumps(responses), "validation errors are 400s in this API"
+            prefix = "Agentuity" if path.startswith("/thread") else ""
+            assert responses["401"] == {"$ref": f"#/components/responses/{prefix}Unauthorized"}
+
+
+def test_error_bodies_match_each_dialect(generated: dict[str, Any]) -> None:
+    responses = generated["components"]["responses"]
+    native = responses["NotFound"]["content"]["application/json"]
+    agentuity = responses["AgentuityNotFound"]["content"]["application/json"]
+    assert native["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert native["example"]["errors"][0]["code"] == "not_found"
+    assert agentuity["schema"] == {"$ref": "#/components/schemas/AgentuityErrorResponse"}
+    assert agentuity["example"] == {"success": False, "message": agentuity["example"]["message"], "code": "not_found"}

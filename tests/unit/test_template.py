@@ -1,0 +1,103 @@
+"""template.yaml agrees with the code: routes, functions, events files and the state machine."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+from threadline_tools.template import ROOT, authorizer_function, function_code, resources, routes
+
+from functions.method_not_allowed.app import ALLOWED_METHODS
+from tests.conftest import EVENTS, load_event
+
+
+def test_the_405_function_knows_exactly_the_templates_methods_per_path() -> None:
+    # Given the template's routes
+    served: dict[str, set[str]] = defaultdict(set)
+    catch_all: set[str] = set()
+    for route in routes():
+        if route.method == "ANY":
+            assert route.function == "MethodNotAllowedFunction"
+            catch_all.add(route.path)
+        else:
+            served[route.path].add(route.method)
+
+    # Then the 405 function lists each path's methods, and catches every other method on every path
+    assert {path: set(methods) for path, methods in ALLOWED_METHODS.items()} == served
+    assert catch_all == set(served)
+
+
+def test_every_function_has_its_code() -> None:
+    # Given every function of the template
+    for logical_id in resources("AWS::Serverless::Function"):
+        # When its CodeUri and handler are resolved
+        code_uri, handler = function_code(logical_id)
+
+        # Then the directory holds the handler's module, which defines the handler
+        module, _, attribute = handler.rpartition(".")
+        source = code_uri / f"{module}.py"
+        assert source.is_file(), f"{logical_id}: no {source}"
+        assert f"def {attribute}(" in source.read_text(), f"{logical_id}: no {attribute} in {source}"
+
+
+def test_no_two_functions_share_a_code_uri() -> None:
+    code_uris = [function_code(name)[0] for name in resources("AWS::Serverless::Function")]
+    assert len(set(code_uris)) == len(code_uris)
+
+
+def test_every_function_has_an_events_file_matching_its_route() -> None:
+    # Given the template's functions and their routes
+    by_function = {route.function: route for route in routes() if route.method != "ANY"}
+
+    for logical_id in resources("AWS::Serverless::Function"):
+        # When its events file (named after its code directory) is read
+        name = function_code(logical_id)[0].name
+        assert (EVENTS / f"{name}.json").is_file(), f"{logical_id}: no events/{name}.json"
+        event = load_event(f"{name}.json")
+
+        # Then it is a request of that function's route
+        route = by_function.get(logical_id)
+        if route is not None:
+            assert (event["httpMethod"], event["resource"]) == (route.method, route.path)
+            assert event["requestContext"]["resourcePath"] == route.path
+            assert route.matches(event["path"]) == (event["pathParameters"] or {})
+            assert event["requestContext"]["stage"] == "api"
+    assert function_code(authorizer_function())[0].name == "authorizer"
+
+
+def test_route_events_carry_the_authorizer_context_the_authorizer_sets() -> None:
+    for logical_id in resources("AWS::Serverless::Function"):
+        path = EVENTS / f"{function_code(logical_id)[0].name}.json"
+        event = json.loads(path.read_text())
+        if path.name == "authorizer.json":
+            assert event["type"] == "REQUEST" and event["methodArn"].startswith("arn:aws:execute-api:")
+            assert event["headers"]["Authorization"].startswith("Bearer tl_")
+            continue
+        context = event["requestContext"]["authorizer"]
+        assert {"org_id", "project_id", "scopes", "key_id", "key_name", "principalId"} <= set(context), path.name
+        assert event["requestContext"]["identity"]["sourceIp"]
+        assert event["multiValueHeaders"] == {k: [v] for k, v in event["headers"].items()}, path.name
+        single, multi = event["queryStringParameters"], event["multiValueQueryStringParameters"]
+        assert (single is None) == (multi is None), path.name
+        if multi is not None:
+            assert single == {k: v[-1] for k, v in multi.items()}, path.name
+
+
+def test_the_workflow_definition_parses_and_its_substitutions_cover_its_variables() -> None:
+    # Given the state machine resource and its ASL file
+    machine = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
+    text = (ROOT / machine["DefinitionUri"]).read_text()
+
+    # When its ${...} variables are compared with the substitutions
+    variables = set(re.findall(r"\$\{([^}]+)\}", text))
+    substitutions = set(machine["DefinitionSubstitutions"])
+
+    # Then they are the same set, the file is JSON, and every Next names a state
+    assert variables == substitutions
+    definition = json.loads(text)
+    states = definition["States"]
+    assert definition["StartAt"] in states
+    for name, state in states.items():
+        targets = [state.get("Next")] + [c["Next"] for c in state.get("Catch", [])]
+        assert all(t in states for t in targets if t is not None), name

@@ -1,0 +1,369 @@
+"""The Docker-free local server: the real handlers of template.yaml's routes,
+served over HTTP, on an embedded AWS emulation (moto in server mode).
+
+    python -m threadline_tools.local [--host H] [--port N] [--api-key K]
+    threadline dev [...same flags...]
+
+What it does, in order:
+
+1. binds the HTTP port, then starts moto's server in this process on a free port, with real ASL
+   execution (the state machine's DynamoDB integrations really run), and points
+   the handlers' plain boto3 clients at it (``AWS_ENDPOINT_URL``, fake creds);
+2. creates the template's tables, KMS key and state machine
+   (``threadline_tools.provision``) and sets the functions' environment;
+3. stores a first API key (org ``local``, scopes read+write) unless one is given;
+4. serves HTTP: each request goes through ``threadline_tools.gateway.Gateway``,
+   which routes by template.yaml, runs the authorizer and invokes the handler
+   in-process, exactly as API Gateway would;
+5. writes ``.threadline/local.json`` so ``threadline keys --local`` finds the
+   emulation's endpoint and keys table, and removes it on shutdown.
+
+URLs: the routes are served at the root (``http://127.0.0.1:8000/v1/threads``,
+``/thread``), which is the API URL printed. The deployed API's URL ends with its
+stage (``.../api``); for parity the stage prefix is accepted too
+(``http://127.0.0.1:8000/api/v1/threads``), so a client configured with either
+form of base URL works.
+
+Everything lives in memory: stopping the server forgets every thread and key.
+The authorizer runs on every request (no cache), so a revoked key fails at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from threadline_tools.gateway import STAGE, Gateway, gateway_response
+from threadline_tools.template import ROOT
+
+READY_LINE = "Threadline local server ready"
+REGION = "us-east-1"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+LOCAL_ORG = "local"
+LOCAL_KEY_NAME = "local dev key"
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MAX_BODY_BYTES = 11 * 1024 * 1024  # a little over API Gateway's 10 MB: the gateway answers 413 itself
+
+
+def local_file() -> Path:
+    """Where the running local server describes itself (``THREADLINE_LOCAL_FILE`` overrides)."""
+    override = os.environ.get("THREADLINE_LOCAL_FILE")
+    return Path(override) if override else ROOT / ".threadline" / "local.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's flags (shared by ``python -m threadline_tools.local`` and ``threadline dev``)."""
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=os.environ.get("THREADLINE_PORT") or str(DEFAULT_PORT),  # a string default goes through type=
+        help=f"port to listen on; 0 picks a free one (default $THREADLINE_PORT or {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=_api_key,
+        default=os.environ.get("THREADLINE_API_KEY") or None,
+        help="the first API key, tl_<12 [a-z0-9]>_<43 url-safe chars> (default $THREADLINE_API_KEY, else a new one)",
+    )
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _api_key(value: str) -> str:
+    from threadline.auth.api_keys import KEY_PATTERN
+
+    if not KEY_PATTERN.match(value):
+        raise argparse.ArgumentTypeError(
+            "malformed API key (from --api-key or $THREADLINE_API_KEY): a key reads "
+            "tl_<12 characters a-z0-9>_<43 characters A-Za-z0-9_->; omit it to have one generated"
+        )
+    return value
+
+
+@dataclass
+class LocalServer:
+    """A running local server: the emulation, the HTTP server and where they listen."""
+
+    api_url: str
+    endpoint_url: str
+    api_key: str
+    httpd: ThreadingHTTPServer
+    moto: Any
+    state_file: Path
+
+    def serve_forever(self) -> None:
+        """Serve until ``shutdown`` is called (from another thread or a signal handler)."""
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        """Stop serving (safe to call from a signal handler: it does not wait here)."""
+        threading.Thread(target=self.httpd.shutdown, daemon=True).start()
+
+    def close(self) -> None:
+        """Release the ports and forget the state file (if it is still ours)."""
+        self.httpd.server_close()
+        self.moto.stop()
+        try:
+            if json.loads(self.state_file.read_text()).get("api_url") == self.api_url:
+                self.state_file.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | None = None) -> LocalServer:
+    """Bind the HTTP server, start and provision the emulation, store the first key."""
+    _quiet_logs()
+    # Bound first, so a port in use fails before anything starts.
+    try:
+        httpd = ThreadingHTTPServer((host, port), _handler_class(Gateway(), STAGE))
+    except OSError as error:
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    httpd.daemon_threads = True
+    moto_server = None
+    try:
+        moto_server, moto_port = _start_moto()
+        endpoint_url = f"http://127.0.0.1:{moto_port}"
+        _point_aws_at(endpoint_url, moto_port)
+        from threadline_tools.provision import provision
+
+        deployment = provision()
+        os.environ.update(deployment.environment())
+        api_key = _store_first_key(deployment.keys_table, api_key)
+        _import_handlers()
+    except BaseException:
+        httpd.server_close()
+        if moto_server is not None:
+            moto_server.stop()
+        raise
+    api_url = f"http://{_url_host(host)}:{httpd.server_address[1]}"
+    state_file = local_file()
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "api_url": api_url,
+        "endpoint_url": endpoint_url,
+        "region": REGION,
+        "keys_table": deployment.keys_table,
+        "threads_table": deployment.threads_table,
+    }
+    state_file.write_text(json.dumps(state, indent=2) + "\n")
+    return LocalServer(api_url, endpoint_url, api_key, httpd, moto_server, state_file)
+
+
+def _point_aws_at(endpoint_url: str, moto_port: int) -> None:
+    """Send every boto3 client of this process (the handlers' included) to the emulation."""
+    os.environ.update(
+        {
+            "MOTO_PORT": str(moto_port),  # moto's ASL interpreter calls services at http://localhost:$MOTO_PORT
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+
+
+def _import_handlers() -> None:
+    # Import every function now, so "ready" means ready and a broken handler fails at start.
+    from threadline_tools.template import authorizer_function, load_handler, routes
+
+    for function in {authorizer_function(), *(route.function for route in routes())}:
+        load_handler(function)
+
+
+def _quiet_logs() -> None:
+    # One line per request is printed by the HTTP handler; moto's own request log
+    # and the ASL interpreter's tracebacks of caught (expected) task errors are noise.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+def _start_moto() -> tuple[Any, int]:
+    from moto.moto_api._internal.models import moto_api_backend
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # port 0: the OS picks a free one, read back below
+    # set_config replaces each top-level key as a whole, so both are given in full.
+    moto_api_backend.set_config(MOTO_CONFIG)
+    return server, server.get_host_and_port()[1]
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _store_first_key(keys_table: str, api_key: str | None = None) -> str:
+    """Store ``api_key`` (or a new key) for org ``local``; returns the key."""
+    from threadline.auth.api_keys import KEY_PATTERN, ApiKeyRecord, generate_key, hash_key
+    from threadline.store import clients
+    from threadline.store.api_keys import ApiKeyStore
+    from threadline.timeutil import now_iso
+
+    if api_key is None:
+        key_id, api_key = generate_key()
+    else:
+        matched = KEY_PATTERN.match(api_key)
+        if matched is None:
+            raise ValueError("malformed API key: it reads tl_<12 characters a-z0-9>_<43 characters A-Za-z0-9_->")
+        key_id = matched.group(1)
+    record = ApiKeyRecord(
+        key_hash=hash_key(api_key),
+        key_id=key_id,
+        org_id=LOCAL_ORG,
+        name=LOCAL_KEY_NAME,
+        scopes=("read", "write"),
+        created_at=now_iso(),
+    )
+    ApiKeyStore(clients.dynamodb(), keys_table).put(record)
+    return api_key
+
+
+def _handler_class(gateway: Gateway, stage: str) -> type[BaseHTTPRequestHandler]:
+    # Powertools keeps the current event on the module-level resolver, so two
+    # requests must never be inside handlers at the same time.
+    lock = threading.Lock()
+    stage_prefix = f"/{stage}"
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "threadline-local"
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            path = url.path
+            if path == stage_prefix or path.startswith(stage_prefix + "/"):
+                path = path[len(stage_prefix) :] or "/"
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY_BYTES:
+                rejected = gateway_response("REQUEST_TOO_LARGE" if length > 0 else "DEFAULT_4XX")
+                self._reply(rejected.status, rejected.headers, rejected.body)
+                self.close_connection = True
+                return
+            raw = self.rfile.read(length) if length else b""
+            body = raw.decode("utf-8", errors="replace") if raw else None
+            headers = {name: value for name, value in self.headers.items()}
+            query = parse_qs(url.query, keep_blank_values=True)
+            try:
+                with lock:
+                    reply = gateway.request(self.command, path, headers, query, body)
+                status, reply_headers, text = reply.status, reply.headers, reply.body
+            except Exception:  # as API Gateway does when a function crashes: a 5XX, details in the log
+                traceback.print_exc()
+                fallback = gateway_response("DEFAULT_5XX")
+                status, reply_headers, text = fallback.status, fallback.headers, fallback.body
+            self._reply(status, reply_headers, text)
+
+        def _reply(self, status: int, headers: dict[str, str], text: str) -> None:
+            payload = text.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            self.log_message("%s %s %s", self.command, self.path, code)
+
+    return Handler
+
+
+def banner(server: LocalServer) -> str:
+    """What the server prints once it is ready."""
+    body = json.dumps({"type": "cip_orchestrator", "business_id": "biz_123"})
+    return "\n".join(
+        [
+            "",
+            f"  API URL      {server.api_url}   (also {server.api_url}/api, like a deployed stage)",
+            f"  API key      {server.api_key}   (org {LOCAL_ORG}, scopes read,write)",
+            f"  AWS (moto)   {server.endpoint_url}   region {REGION}, state in memory",
+            f"  Keys         threadline keys create --local --org {LOCAL_ORG}   (list, revoke likewise)",
+            "",
+            "  Try it:",
+            f"    curl -s -X POST {server.api_url}/v1/threads \\",
+            f'      -H "Authorization: Bearer {server.api_key}" \\',
+            '      -H "Content-Type: application/json" \\',
+            f"      -d '{body}'",
+            f'    curl -s {server.api_url}/thread -H "Authorization: Bearer {server.api_key}"',
+            "",
+            READY_LINE + " (Ctrl-C to stop)",
+        ]
+    )
+
+
+def run(host: str, port: int, api_key: str | None) -> int:
+    """Start, serve until SIGINT/SIGTERM, and clean up."""
+    print("Starting Threadline local server (AWS emulation: moto)...", flush=True)
+    try:
+        server = start(host, port, api_key)
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+    def stop(signum: int, frame: Any) -> None:
+        server.shutdown()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(banner(server), flush=True)
+        server.serve_forever()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+        print("Threadline local server stopped", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m threadline_tools.local``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m threadline_tools.local",
+        description="Serve the Threadline API locally on an embedded AWS emulation (no Docker, no AWS account).",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run(args.host, args.port, args.api_key)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
