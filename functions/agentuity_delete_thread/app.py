@@ -17,7 +17,12 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.AGENTUITY)
 
 
-@app.delete("/thread/<thread_id>", summary="Delete a thread (Agentuity)", tags=["agentuity"])
+@app.delete(
+    "/thread/<thread_id>",
+    summary="Delete a thread (Agentuity)",
+    tags=["agentuity"],
+    operation_id="agentuityDeleteThread",
+)
 def handle_agentuity_delete_thread(thread_id: str) -> AgentuitySuccess:
     """Soft delete; answers 200 ``{"success": true}`` (the Agentuity SDK rejects an empty body)."""
     delete_thread(

@@ -16,7 +16,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.AGENTUITY)
 
 
-@app.get("/thread/<thread_id>", summary="Get a thread (Agentuity)", tags=["agentuity"])
+@app.get(
+    "/thread/<thread_id>", summary="Get a thread (Agentuity)", tags=["agentuity"], operation_id="agentuityGetThread"
+)
 def handle_agentuity_get_thread(thread_id: str) -> AgentuityThreadResponse:
     """``{"success": true, "data": thread}``; 404 when absent, deleted or another tenant's."""
     thread = get_thread(current_tenant(app, READ), thread_id, store=thread_store())

@@ -19,7 +19,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.AGENTUITY)
 
 
-@app.get("/thread", summary="List threads (Agentuity)", tags=["agentuity"])
+@app.get("/thread", summary="List threads (Agentuity)", tags=["agentuity"], operation_id="agentuityListThreads")
 def handle_agentuity_list_threads(
     limit: Annotated[int | None, Query(ge=1, le=100, description="Max results, default 10.")] = None,
     count: Annotated[int | None, Query(ge=1, le=100, description="Old alias of limit.")] = None,

@@ -16,7 +16,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.NATIVE)
 
 
-@app.post("/v1/threads", status_code=201, summary="Create a thread", tags=["threads"])
+@app.post("/v1/threads", status_code=201, summary="Create a thread", tags=["threads"], operation_id="createThread")
 def handle_create_thread(request: CreateThreadRequest) -> ThreadOut:
     """Create a thread of an agent type on a context; its workflow starts at once."""
     thread = create_thread(current_tenant(app, WRITE), request, store=thread_store(), runner=workflow_runner())

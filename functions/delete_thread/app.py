@@ -17,7 +17,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.NATIVE)
 
 
-@app.delete("/v1/threads/<thread_id>", summary="Delete a thread", tags=["threads"])
+@app.delete("/v1/threads/<thread_id>", summary="Delete a thread", tags=["threads"], operation_id="deleteThread")
 def handle_delete_thread(thread_id: str) -> ThreadOut:
     """Soft-delete a thread (restorable for the retention window); a running one is cancelled."""
     thread = delete_thread(

@@ -16,7 +16,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.NATIVE)
 
 
-@app.get("/v1/threads/<thread_id>", summary="Retrieve a thread", tags=["threads"])
+@app.get("/v1/threads/<thread_id>", summary="Retrieve a thread", tags=["threads"], operation_id="getThread")
 def handle_get_thread(thread_id: str) -> ThreadOut:
     """A thread with its steps; 404 when absent, deleted or another tenant's."""
     return ThreadOut.from_thread(get_thread(current_tenant(app, READ), thread_id, store=thread_store()))

@@ -20,7 +20,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app, Dialect.NATIVE)
 
 
-@app.get("/v1/threads", summary="List threads", tags=["threads"])
+@app.get("/v1/threads", summary="List threads", tags=["threads"], operation_id="listThreads")
 def handle_list_threads(
     page: Annotated[int | None, Query(ge=1, le=1000, description="Page number (with per_page).")] = None,
     per_page: Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 10).")] = None,

@@ -228,35 +228,35 @@ BAD_BODIES = [
         {**VALID, "metadata": {f"k{i}": i for i in range(33)}},
         None,
         400,
-        error_body("invalid_parameter", "metadata: metadata may have at most 32 keys", "metadata"),
+        error_body("invalid_parameter", "metadata may have at most 32 keys", "metadata"),
         id="metadata-33-keys",
     ),
     pytest.param(
         {**VALID, "metadata": {"k" * 65: 1}},
         None,
         400,
-        error_body("invalid_parameter", "metadata: metadata keys must be 1-64 characters", "metadata"),
+        error_body("invalid_parameter", "metadata keys must be 1-64 characters", "metadata"),
         id="metadata-key-65",
     ),
     pytest.param(
         {**VALID, "metadata": {"": 1}},
         None,
         400,
-        error_body("invalid_parameter", "metadata: metadata keys must be 1-64 characters", "metadata"),
+        error_body("invalid_parameter", "metadata keys must be 1-64 characters", "metadata"),
         id="metadata-key-empty",
     ),
     pytest.param(
         {**VALID, "metadata": {"notes": "x" * 8200}},
         None,
         400,
-        error_body("invalid_parameter", "metadata: metadata must be at most 8192 bytes as JSON", "metadata"),
+        error_body("invalid_parameter", "metadata must be at most 8192 bytes as JSON", "metadata"),
         id="metadata-over-8kb",
     ),
     pytest.param(
         _sized("user_data", 256 * 1024 + 1),
         None,
         400,
-        error_body("invalid_parameter", "user_data: user_data must be at most 262144 bytes", "user_data"),
+        error_body("invalid_parameter", "user_data must be at most 262144 bytes", "user_data"),
         id="user-data-over-256kb",
     ),
     pytest.param(
@@ -319,8 +319,7 @@ BAD_BODIES = [
 ]
 
 UNSTORABLE_NUMBER = (
-    "metadata: metadata numbers must be finite, with at most 38 significant digits,"
-    " between 1E-130 and 1E126 in magnitude"
+    "metadata numbers must be finite, with at most 38 significant digits, between 1E-130 and 1E126 in magnitude"
 )
 
 
@@ -335,9 +334,7 @@ BAD_METADATA = [
     pytest.param('{"big": 1' + "0" * 40 + "}", UNSTORABLE_NUMBER, id="number-41-digits"),
     pytest.param('{"huge": 1e400}', UNSTORABLE_NUMBER, id="number-infinite"),
     pytest.param('{"tiny": 1e-200}', UNSTORABLE_NUMBER, id="number-underflow"),
-    pytest.param(
-        json.dumps({"deep": _nested(32)}), "metadata: metadata may nest at most 32 levels deep", id="too-deep"
-    ),
+    pytest.param(json.dumps({"deep": _nested(32)}), "metadata may nest at most 32 levels deep", id="too-deep"),
 ]
 
 

@@ -38,7 +38,7 @@ def kms() -> Iterator[tuple[Any, str]]:
 def test_round_trip(kms: tuple[Any, str]) -> None:
     # Given a cipher over a KMS key
     client, key_id = kms
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
 
     # When a string is encrypted twice and decrypted
     first = cipher.encrypt("acme", "t-1", '{"ssn": "123-45-6789"}')
@@ -54,17 +54,17 @@ def test_round_trip(kms: tuple[Any, str]) -> None:
 def test_a_fresh_process_decrypts_through_kms(kms: tuple[Any, str]) -> None:
     # Given a blob written by one process
     client, key_id = kms
-    blob = UserDataCipher(client, key_id).encrypt("acme", "t-1", "é ünïcode ✓")
+    blob = UserDataCipher(lambda: client, key_id).encrypt("acme", "t-1", "é ünïcode ✓")
 
     # When another process (no cached keys) reads it
     # Then it decrypts
-    assert UserDataCipher(client, key_id).decrypt("acme", "t-1", blob) == "é ünïcode ✓"
+    assert UserDataCipher(lambda: client, key_id).decrypt("acme", "t-1", blob) == "é ünïcode ✓"
 
 
 def test_a_blob_copied_to_another_thread_does_not_decrypt(kms: tuple[Any, str]) -> None:
     # Given a blob of thread t-1
     client, key_id = kms
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
     blob = cipher.encrypt("acme", "t-1", "secret")
 
     # When it is read as thread t-2's (same process, data key cached)
@@ -76,12 +76,12 @@ def test_a_blob_copied_to_another_thread_does_not_decrypt(kms: tuple[Any, str]) 
 def test_a_blob_copied_to_another_org_does_not_decrypt(kms: tuple[Any, str]) -> None:
     # Given a blob of org acme
     client, key_id = kms
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
     blob = cipher.encrypt("acme", "t-1", "secret")
 
     # When it is read as org globex's, by this process or another
     # Then KMS refuses to unwrap the data key (its encryption context names the org)
-    for reader in (cipher, UserDataCipher(client, key_id)):
+    for reader in (cipher, UserDataCipher(lambda: client, key_id)):
         with pytest.raises(client.exceptions.InvalidCiphertextException):
             reader.decrypt("globex", "t-1", blob)
 
@@ -89,7 +89,7 @@ def test_a_blob_copied_to_another_org_does_not_decrypt(kms: tuple[Any, str]) -> 
 def test_a_tampered_or_unknown_blob_is_refused(kms: tuple[Any, str]) -> None:
     # Given a valid blob
     client, key_id = kms
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
     blob = bytearray(cipher.encrypt("acme", "t-1", "secret"))
 
     # When its last byte is flipped, or its version is unknown
@@ -107,7 +107,7 @@ def test_data_keys_are_reused_per_org_for_a_bounded_number_of_messages(kms: tupl
     # Given a cipher whose KMS calls are counted
     client, key_id = kms
     calls = KmsCalls(client)
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
 
     # When one org encrypts up to the message bound, and a second org once
     for i in range(DATA_KEY_MAX_MESSAGES):
@@ -128,7 +128,7 @@ def test_data_keys_are_reused_for_a_bounded_time(kms: tuple[Any, str], monkeypat
     calls = KmsCalls(client)
     clock = [1000.0]
     monkeypatch.setattr(crypto.time, "monotonic", lambda: clock[0])
-    cipher = UserDataCipher(client, key_id)
+    cipher = UserDataCipher(lambda: client, key_id)
     cipher.encrypt("acme", "t-1", "x")
 
     # When time passes just under, then past, the age bound
@@ -145,12 +145,12 @@ def test_data_keys_are_reused_for_a_bounded_time(kms: tuple[Any, str], monkeypat
 def test_a_page_of_threads_costs_one_unwrap_per_data_key(kms: tuple[Any, str]) -> None:
     # Given ten blobs under one data key
     client, key_id = kms
-    writer = UserDataCipher(client, key_id)
+    writer = UserDataCipher(lambda: client, key_id)
     blobs = [writer.encrypt("acme", f"t-{i}", f"v{i}") for i in range(10)]
 
     # When another process reads them all
     calls = KmsCalls(client)
-    reader = UserDataCipher(client, key_id)
+    reader = UserDataCipher(lambda: client, key_id)
     values = [reader.decrypt("acme", f"t-{i}", blob) for i, blob in enumerate(blobs)]
 
     # Then KMS was asked once
@@ -171,8 +171,8 @@ def test_the_encryption_context_matches_the_templates_iam_condition(kms: tuple[A
     # When the cipher encrypts and decrypts
     client, key_id = kms
     calls = KmsCalls(client)
-    blob = UserDataCipher(client, key_id).encrypt("acme", "t-1", "x")
-    UserDataCipher(client, key_id).decrypt("acme", "t-1", blob)
+    blob = UserDataCipher(lambda: client, key_id).encrypt("acme", "t-1", "x")
+    UserDataCipher(lambda: client, key_id).decrypt("acme", "t-1", blob)
 
     # Then every call carries that purpose (else IAM would deny it), and the org
     assert len(conditions) == 1

@@ -251,7 +251,8 @@ class _ColdRequests:
                 created_at=now_iso(),
             )
         )
-        cipher = UserDataCipher(boto3.client("kms", **args), self.deployment.kms_key_id)
+        kms = boto3.client("kms", **args)
+        cipher = UserDataCipher(lambda: kms, self.deployment.kms_key_id)
         self._store = ThreadStore(dynamodb, self.deployment.threads_table, cipher)
         self._shared_thread = self._new_thread()
 

@@ -79,7 +79,9 @@ def _message(kind: str, parameter: str | None, detail: str) -> str:
         return f"{parameter} is not a known parameter"
     if kind == "missing":
         return f"{parameter} is required"
-    return f"{parameter}: {_clean(detail)}"
+    detail = _clean(detail)
+    # Our own validators already name the field ("metadata may have at most 32 keys").
+    return detail if detail.startswith(parameter.split(".")[0]) else f"{parameter}: {detail}"
 
 
 def _clean(detail: str) -> str:

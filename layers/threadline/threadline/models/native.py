@@ -119,5 +119,7 @@ class ThreadListOut(BaseModel):
     object: Literal["list"] = "list"
     data: list[ThreadSummaryOut]
     has_more: bool
-    total_count: int
+    total_count: int | None = Field(
+        description="Threads matching the filters; null with cursor paging (limit/cursor), which does not count."
+    )
     next_cursor: str | None

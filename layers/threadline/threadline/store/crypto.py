@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,8 @@ class _DataKey:
 class UserDataCipher:
     """Encrypts and decrypts ``user_data`` strings for one KMS key."""
 
-    def __init__(self, kms: KMSClient, key_id: str) -> None:
+    def __init__(self, kms: Callable[[], KMSClient], key_id: str) -> None:
+        # A factory, not a client: most requests touch no user_data and never need KMS.
         self._kms = kms
         self._key_id = key_id
         self._data_keys: dict[str, _DataKey] = {}
@@ -76,7 +78,7 @@ class UserDataCipher:
             and time.monotonic() - key.created < DATA_KEY_MAX_AGE_SECONDS
         )
         if key is None or not fresh:
-            reply = self._kms.generate_data_key(
+            reply = self._kms().generate_data_key(
                 KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=_context(org_id)
             )
             key = _DataKey(reply["Plaintext"], reply["CiphertextBlob"], time.monotonic())
@@ -89,7 +91,7 @@ class UserDataCipher:
         if cache_key in self._unwrapped:
             self._unwrapped.move_to_end(cache_key)
             return self._unwrapped[cache_key]
-        plaintext = self._kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=_context(org_id))["Plaintext"]
+        plaintext = self._kms().decrypt(CiphertextBlob=wrapped, EncryptionContext=_context(org_id))["Plaintext"]
         self._unwrapped[cache_key] = plaintext
         if len(self._unwrapped) > _UNWRAPPED_CACHE_SIZE:
             self._unwrapped.popitem(last=False)

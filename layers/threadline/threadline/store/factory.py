@@ -15,13 +15,13 @@ from threadline.workflow.executions import WorkflowRunner
 def thread_store() -> ThreadStore:
     """The thread repository of this deployment."""
     config = settings()
-    return ThreadStore(clients.dynamodb(), config.threads_table, UserDataCipher(clients.kms(), config.kms_key_id))
+    return ThreadStore(clients.dynamodb(), config.threads_table, UserDataCipher(clients.kms, config.kms_key_id))
 
 
 @lru_cache(maxsize=1)
 def workflow_runner() -> WorkflowRunner:
     """The runner of this deployment's state machine."""
-    return WorkflowRunner(clients.stepfunctions(), settings().state_machine_arn)
+    return WorkflowRunner(clients.stepfunctions, settings().state_machine_arn)
 
 
 def reset() -> None:

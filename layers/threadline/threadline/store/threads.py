@@ -24,6 +24,8 @@ _deserializer = TypeDeserializer()
 
 # Index choice when several filters are given: the most selective dimension
 # is queried, the others refine it (documented in docs/architecture.md).
+_FILTERED_PAGE = 100
+_MAX_READ_AHEAD = 1000
 _DIMENSION_PRIORITY: tuple[keys.Dimension, ...] = ("context", "project", "type", "status")
 
 
@@ -173,7 +175,13 @@ class ThreadStore:
         wanted_count = page.offset + page.limit + 1
         collected: list[dict[str, Any]] = []
         while len(collected) < wanted_count:
-            request = dict(query, Limit=wanted_count - len(collected))
+            missing = wanted_count - len(collected)
+            # A FilterExpression drops items after Limit counts them: read ahead so that a
+            # selective filter takes a few round trips, not one per match.
+            request = dict(
+                query,
+                Limit=min(_MAX_READ_AHEAD, max(missing, _FILTERED_PAGE)) if "FilterExpression" in query else missing,
+            )
             if start:
                 request["ExclusiveStartKey"] = start
             reply = self._db.query(TableName=self._table, **request)

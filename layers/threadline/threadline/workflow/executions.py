@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from threadline.models.domain import Thread
@@ -15,13 +16,14 @@ if TYPE_CHECKING:
 class WorkflowRunner:
     """Runs threads on the one state machine."""
 
-    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+    def __init__(self, client: Callable[[], SFNClient], state_machine_arn: str) -> None:
+        # A factory, not a client: a delete of a finished thread never needs Step Functions.
         self._sfn = client
         self._arn = state_machine_arn
 
     def start(self, thread: Thread) -> None:
         """Start the thread's execution, named after the thread so a retry cannot start two."""
-        self._sfn.start_execution(
+        self._sfn().start_execution(
             stateMachineArn=self._arn,
             name=thread.id,
             input=json.dumps(execution_input(thread)),
@@ -29,9 +31,10 @@ class WorkflowRunner:
 
     def stop(self, execution_name: str) -> None:
         """Stop a thread's execution; one that is gone or finished is left alone."""
+        sfn = self._sfn()
         try:
-            self._sfn.stop_execution(executionArn=self.execution_arn(execution_name), cause="thread cancelled")
-        except self._sfn.exceptions.ExecutionDoesNotExist:
+            sfn.stop_execution(executionArn=self.execution_arn(execution_name), cause="thread cancelled")
+        except sfn.exceptions.ExecutionDoesNotExist:
             pass
 
     def execution_arn(self, execution_name: str) -> str:
