@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,11 @@ from threadline.store import clients, factory
 from threadline.store import keys as store_keys
 from threadline.store.api_keys import ApiKeyStore
 from threadline.timeutil import format_time, now_iso
+from threadline.workflow.executions import execution_input
+from threadline.workflow.registry import agent_type
+from threadline_tools.execution_events import reconcile_ended
 from threadline_tools.gateway import Gateway, LambdaContext, Reply
+from threadline_tools.lambda_bridge import bridged, patched_moto
 from threadline_tools.provision import Deployment, provision
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -52,14 +57,15 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """Every stateful resource of template.yaml, on moto, with the functions' environment set."""
-    with mock_aws(config=MOTO_CONFIG):
+    with mock_aws(config=MOTO_CONFIG), patched_moto():
         created = provision()
-        for name, value in created.environment().items():
-            monkeypatch.setenv(name, value)
-        factory.reset()
-        yield created
-        settle(created)  # no workflow may outlive the emulation it writes to
-        factory.reset()
+        with bridged(created.functions):
+            for name, value in created.environment().items():
+                monkeypatch.setenv(name, value)
+            factory.reset()
+            yield created
+            settle(created)  # no workflow may outlive the emulation it writes to
+            factory.reset()
 
 
 class Keys:
@@ -152,6 +158,27 @@ def table_items(deployment: Deployment) -> list[dict[str, Any]]:
     return reply["Items"]
 
 
+def thread_items(deployment: Deployment) -> list[dict[str, Any]]:
+    """The thread items of the threads table (not their steps, not context documents)."""
+    return [item for item in table_items(deployment) if item["sk"]["S"] == store_keys.THREAD_SK]
+
+
+# ----- contexts: a thread is created on a context that exists ----------------------------------
+
+
+def sample_business() -> dict[str, Any]:
+    """A complete business document (the schema of threadline.agents.cip): the body of events/put_context.json."""
+    document: dict[str, Any] = json.loads(load_event("put_context.json")["body"])
+    return document
+
+
+def put_business(api: Api, business_id: str, key: str | None = None, document: Any = None) -> None:
+    """Store a business context through the API (PUT /v1/contexts/business/{id})."""
+    body = sample_business() if document is None else document
+    reply = api.call("PUT", f"/v1/contexts/business/{business_id}", body=body, key=key)
+    assert reply.status in (200, 201), reply.body
+
+
 # ----- direct invocation, as `sam local invoke -e events/<file>.json` does ---------------------
 
 
@@ -205,6 +232,18 @@ class Seed:
         thread = Thread(**values)
         factory.thread_store().create(thread, execution_name=thread.id)
         return thread
+
+    def context(
+        self, context_type: str, context_id: str, org_id: str = "acme", document: dict[str, Any] | None = None
+    ) -> None:
+        """Store a context document straight through the repository."""
+        text = json.dumps(sample_business() if document is None else document)
+        factory.context_store().put(org_id, context_type, context_id, text, now_iso())
+
+    def business(self, *business_ids: str, org_id: str = "acme", document: dict[str, Any] | None = None) -> None:
+        """Store business contexts (threads are created on contexts that exist)."""
+        for business_id in business_ids:
+            self.context("business", business_id, org_id, document)
 
 
 @pytest.fixture
@@ -295,3 +334,137 @@ AGENTUITY_FIELDS = {
     "user_data",
     "metadata",
 }
+
+
+# ----- workflows: sample businesses, executions left waiting, reconciliation ------------------
+
+BUSINESSES = EVENTS / "businesses"
+
+
+def business_document(name: str) -> dict[str, Any]:
+    """A sample business of ``events/businesses/`` (clean, suspicious, incomplete, sanctioned)."""
+    document: dict[str, Any] = json.loads((BUSINESSES / f"{name}.json").read_text())
+    return document
+
+
+def start_thread(api: Api, business: str = "clean", business_id: str | None = None) -> dict[str, Any]:
+    """Store a sample business and create a cip_orchestrator thread on it; the 201 body."""
+    business_id = business_id or f"biz-{business}"
+    put_business(api, business_id, document=business_document(business))
+    reply = api.call("POST", "/v1/threads", body={"type": "cip_orchestrator", "business_id": business_id})
+    assert reply.status == 201, reply.body
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def execution_arn(deployment: Deployment, name: str) -> str:
+    """The ARN of the agent workflow's execution called ``name`` (a thread's is its id)."""
+    return f"{deployment.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+def describe_execution(deployment: Deployment, name: str) -> dict[str, Any]:
+    """``describe_execution`` of the agent workflow's execution called ``name``."""
+    result: dict[str, Any] = clients.stepfunctions().describe_execution(executionArn=execution_arn(deployment, name))
+    return result
+
+
+def reconcile(deployment: Deployment) -> int:
+    """Hand every ended execution to ReconcileThreadFunction, as EventBridge would; how many."""
+    return reconcile_ended(clients.stepfunctions(), deployment.state_machine_arn, seen=set())
+
+
+def poll(read: Any, until: Any, timeout: float = 10.0) -> Any:
+    """``read()`` until ``until(value)`` holds or ``timeout`` passes; the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if until(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+@contextmanager
+def unchanged(deployment: Deployment) -> Iterator[None]:
+    """Like ``changes_nothing``, without waiting for executions to end (one may wait for a human)."""
+    items, started = _sorted_items(deployment), executions(deployment)
+    yield
+    assert _sorted_items(deployment) == items, "the threads table changed"
+    assert executions(deployment) == started, "an execution was started or ended"
+
+
+@pytest.fixture
+def stop_leftovers(deployment: Deployment) -> Iterator[None]:
+    """Stop executions a test leaves waiting for a human, so teardown need not wait them out."""
+    yield
+    sfn = clients.stepfunctions()
+    for execution in sfn.list_executions(stateMachineArn=deployment.state_machine_arn, statusFilter="RUNNING")[
+        "executions"
+    ]:
+        sfn.stop_execution(executionArn=execution["executionArn"], cause="test ended")
+
+
+def wait_for_thread(
+    api: Api, deployment: Deployment, thread_id: str, wanted: str, org_id: str = "acme", timeout: float = 10.0
+) -> Any:
+    """Like ``wait_for_status``, polling the stored item (a GET through the gateway costs ~0.1 s of
+    the interpreter the workflow runs in); then the thread as GET returns it."""
+    poll(
+        lambda: raw_thread_item(deployment, org_id, thread_id).get("status", {}).get("S"),
+        lambda status: status == wanted,
+        timeout,
+    )
+    return api.call("GET", f"/v1/threads/{thread_id}").json()
+
+
+def seed_steps(thread: Thread, statuses: dict[str, str], started: float = 1) -> list[dict[str, Any]]:
+    """Store ``thread``'s plan steps named in ``statuses`` as the state machine records them:
+    the plan's item, started a minute apart from ``started`` minutes, finished ones a half minute
+    later (completed with one artifact), a waiting one with a task token. The items, as stored."""
+    agent = agent_type(thread.type)
+    assert agent is not None, thread.type
+    planned = [step for stage in execution_input(thread, agent)["stages"] for step in stage]
+    stored = []
+    for minute, step in enumerate(s for s in planned if s["name"] in statuses):
+        status = statuses[step["name"]]
+        item = {
+            **step["item"],
+            "status": {"S": status},
+            "run_id": {"S": thread.id},
+            "started_at": {"S": stamp(started + minute)},
+        }
+        if status not in ("running", "waiting"):
+            item["completed_at"] = {"S": stamp(started + minute + 0.5)}
+        if status == "completed":
+            artifact = {"title": step["name"], "type": step["name"], "summary": "seeded", "confidence": 1.0}
+            item["artifacts_json"] = {"S": json.dumps([artifact])}
+            item["output_json"] = {"S": "{}"}
+        if status == "waiting":
+            item["task_token"] = {"S": f"token-of-{step['name']}"}
+        clients.dynamodb().put_item(TableName=os.environ["THREADS_TABLE"], Item=item)
+        stored.append(item)
+    return stored
+
+
+@pytest.fixture(scope="module")
+def parse_each_definition_once() -> Iterator[None]:
+    """moto parses a state machine definition with ANTLR (~0.2 s) when it is created and again
+    at every execution's start. Parse each definition text once, and build fresh evaluation
+    components from the cached parse tree every time (what moto does after parsing), so a
+    module whose tests run many executions stays fast. Opt-in (it patches moto): use it with
+    ``pytestmark = pytest.mark.usefixtures("parse_each_definition_once")``."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = asl_parser.AmazonStateLanguageParser.parse
+
+    @functools.lru_cache(maxsize=16)
+    def tree_of(definition: str) -> Any:
+        return original(definition)[1]
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = tree_of(definition)
+        return Preprocessor().visit(tree), tree
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
+        yield

@@ -9,7 +9,7 @@ from threadline.api.http import resolve
 from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.create_thread import create_thread
 from threadline.models.native import CreateThreadRequest, ThreadOut
-from threadline.store.factory import thread_store, workflow_runner
+from threadline.store.factory import context_store, thread_store, workflow_runner
 
 logger = Logger(service="threadline")
 app = APIGatewayRestResolver(enable_validation=True)
@@ -18,8 +18,11 @@ register_error_handlers(app, Dialect.NATIVE)
 
 @app.post("/v1/threads", status_code=201, summary="Create a thread", tags=["threads"], operation_id="createThread")
 def handle_create_thread(request: CreateThreadRequest) -> ThreadOut:
-    """Create a thread of an agent type on a context; its workflow starts at once."""
-    thread = create_thread(current_tenant(app, WRITE), request, store=thread_store(), runner=workflow_runner())
+    """Create a thread of an agent type on a context; its workflow starts at once.
+    The context must exist (`PUT /v1/contexts/...`): else 404 naming `business_id` or `context_id`."""
+    thread = create_thread(
+        current_tenant(app, WRITE), request, store=thread_store(), runner=workflow_runner(), contexts=context_store()
+    )
     return ThreadOut.from_thread(thread)
 
 

@@ -9,6 +9,11 @@ ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
     "/v1/threads/{thread_id}": ("GET", "DELETE"),
     "/thread": ("GET",),
     "/thread/{thread_id}": ("GET", "DELETE"),
+    "/v1/threads/{thread_id}/steps": ("GET",),
+    "/v1/threads/{thread_id}/cancel": ("POST",),
+    "/v1/threads/{thread_id}/steps/{step_id}/resolve": ("POST",),
+    "/v1/contexts/{context_type}/{context_id}": ("GET", "PUT", "DELETE"),
+    "/v1/agents": ("GET",),
 }
 
 

@@ -22,6 +22,7 @@ from threadline_tools.template import ROOT
 pytestmark = pytest.mark.e2e
 
 START_TIMEOUT = 60.0
+BUSINESS = json.loads(json.loads((ROOT / "events" / "put_context.json").read_text())["body"])
 
 
 @dataclass
@@ -100,6 +101,14 @@ def wait_for_status(server: Server, thread_id: str, wanted: str, timeout: float 
 
 
 def test_thread_lifecycle_in_both_dialects(server: Server) -> None:
+    # The businesses threads work on are stored first (a thread on an unknown business is a 404)
+    for business_id in ("biz_123", "biz_456"):
+        stored = server.call("PUT", f"/v1/contexts/business/{business_id}", json=BUSINESS)
+        assert stored.status_code == 201, stored.text
+    assert server.call("GET", "/v1/contexts/business/biz_123").json()["document"] == BUSINESS
+    unknown = server.call("POST", "/v1/threads", json={"type": "cip_orchestrator", "business_id": "biz_999"})
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["parameter"] == "business_id"
+
     # Create: 201, running
     created = server.call(
         "POST", "/v1/threads", json={"type": "cip_orchestrator", "business_id": "biz_123", "metadata": {"team": "e2e"}}
@@ -158,7 +167,8 @@ def test_cli_keys_against_the_running_server(server: Server) -> None:
     key = next(word for word in created.stdout.split() if KEY_PATTERN.match(word))
     key_id = key.split("_")[1]
 
-    # Then it works, in its own org
+    # Then it works, in its own org (on that org's own business)
+    assert server.call("PUT", "/v1/contexts/business/b1", key=key, json=BUSINESS).status_code == 201
     reply = server.call("POST", "/v1/threads", key=key, json={"type": "cip_orchestrator", "business_id": "b1"})
     assert reply.status_code == 201, reply.text
     assert reply.json()["org_id"] == "e2e-org"

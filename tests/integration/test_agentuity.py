@@ -17,6 +17,7 @@ from tests.conftest import (
     changes_nothing,
     invoke,
     key_id,
+    put_business,
     raw_thread_item,
     route_event,
     stamp,
@@ -92,6 +93,7 @@ def test_the_delete_events_file_deletes_the_thread(seed: Seed, deployment: Deplo
 
 def test_a_thread_created_natively_reads_in_this_dialect(api: Api) -> None:
     # Given a thread created through /v1
+    put_business(api, "b-1")
     created = api.call(
         "POST", "/v1/threads", body={"type": "cip_orchestrator", "business_id": "b-1", "metadata": {"a": 1}}
     ).json()

@@ -17,20 +17,29 @@ from tests.conftest import (
     TIMESTAMP,
     Api,
     Keys,
+    Seed,
     changes_nothing,
     error_body,
     executions,
     invoke,
     key_id,
     load_event,
+    put_business,
     raw_thread_item,
     route_event,
     settle,
-    table_items,
+    thread_items,
     wait_for_status,
 )
 
 VALID = {"type": "cip_orchestrator", "business_id": "biz-42"}
+EVENT_BUSINESS = json.loads(load_event("create_thread.json")["body"])["business_id"]
+
+
+@pytest.fixture(autouse=True)
+def _businesses(seed: Seed) -> None:
+    """The businesses these tests create threads on exist (POST /v1/threads is a 404 otherwise)."""
+    seed.business("biz-42", "biz-7", EVENT_BUSINESS)
 
 
 def test_the_events_file_creates_a_running_thread_and_starts_its_workflow(deployment: Deployment) -> None:
@@ -133,7 +142,13 @@ def test_the_workflow_marks_the_thread_completed(api: Api, deployment: Deploymen
     assert done["status"] == "completed"
     assert re.fullmatch(TIMESTAMP, done["updated_at"])
     assert done["updated_at"] >= done["created_at"]
-    assert done["steps"] == []
+    assert [(s["name"], s["status"]) for s in done["steps"]] == [
+        ("business_record", "completed"),
+        ("tin_check", "completed"),
+        ("address_check", "completed"),
+        ("watchlist_screening", "completed"),
+        ("decision", "completed"),
+    ]
     assert settle(deployment) == [{"name": thread["id"], "status": "SUCCEEDED"}]
 
 
@@ -154,7 +169,7 @@ def test_a_workflow_that_cannot_start_fails_the_thread(
     assert reply.json() == error_body(
         "workflow_start_failed", "The thread's workflow could not be started; the thread is marked failed"
     )
-    [item] = table_items(deployment)
+    [item] = thread_items(deployment)
     assert item["status"] == {"S": "failed"}
     assert item["gsi_status"] == {"S": "acme#failed"}
 
@@ -433,3 +448,80 @@ def test_the_events_file_with_a_project_restricted_authorizer_context(deployment
     # Then the thread is created in "alpha"
     assert result["statusCode"] == 201
     assert json.loads(result["body"])["project_id"] == "alpha"
+
+
+# ----- the thread's context must exist ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        pytest.param({"type": "cip_orchestrator", "business_id": "biz-404"}, "business_id", id="business-id"),
+        pytest.param(
+            {"type": "cip_orchestrator", "context_type": "business", "context_id": "biz-404"},
+            "context_id",
+            id="context-type-and-id",
+        ),
+    ],
+)
+def test_a_thread_on_a_business_that_does_not_exist_is_404_and_creates_nothing(
+    api: Api, deployment: Deployment, body: dict[str, Any], parameter: str
+) -> None:
+    # Given an existing thread, and no business biz-404
+    api.call("POST", "/v1/threads", body=VALID)
+
+    with changes_nothing(deployment):
+        # When a thread is created on biz-404
+        reply = api.call("POST", "/v1/threads", body=body)
+
+    # Then 404 naming the parameter that named it, as Middesk answers; no thread, no execution
+    assert reply.status == 404
+    assert reply.json() == error_body("not_found", "No business with id biz-404", parameter)
+
+
+def test_a_thread_on_another_orgs_business_is_404(api: Api, keys: Keys, seed: Seed, deployment: Deployment) -> None:
+    # Given a business that only org "globex" has
+    seed.business("biz-globex", org_id="globex")
+
+    with changes_nothing(deployment):
+        # When "acme" creates a thread on it
+        reply = api.call("POST", "/v1/threads", body={**VALID, "business_id": "biz-globex"})
+
+    # Then 404, exactly as if it did not exist; "globex" itself can
+    assert (reply.status, reply.json()) == (
+        404,
+        error_body("not_found", "No business with id biz-globex", "business_id"),
+    )
+    theirs = api.call("POST", "/v1/threads", body={**VALID, "business_id": "biz-globex"}, key=keys.create("globex"))
+    assert theirs.status == 201
+
+
+def test_a_business_put_through_the_api_is_usable_at_once_and_not_after_its_deletion(
+    api: Api, deployment: Deployment
+) -> None:
+    # Given a business stored through the API
+    put_business(api, "biz-new")
+
+    # When a thread is created on it, then the business is deleted and another thread is asked for
+    created = api.call("POST", "/v1/threads", body={**VALID, "business_id": "biz-new"})
+    assert api.call("DELETE", "/v1/contexts/business/biz-new").status == 200
+    with changes_nothing(deployment):
+        refused = api.call("POST", "/v1/threads", body={**VALID, "business_id": "biz-new"})
+
+    # Then the first is created, the second is 404, and the first thread is still there
+    assert created.status == 201
+    assert (refused.status, refused.json()) == (
+        404,
+        error_body("not_found", "No business with id biz-new", "business_id"),
+    )
+    assert api.call("GET", f"/v1/threads/{created.json()['id']}").status == 200
+
+
+def test_a_bad_request_is_400_before_the_business_is_looked_up(api: Api, deployment: Deployment) -> None:
+    with changes_nothing(deployment):
+        # When a request is both invalid and on a business that does not exist
+        reply = api.call("POST", "/v1/threads", body={"type": "kyc_wizard", "business_id": "biz-404"})
+
+    # Then the invalid parameter is what the caller hears
+    assert reply.status == 400
+    assert reply.json()["errors"][0]["parameter"] == "type"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from threadline.store import clients, factory
 from threadline.workflow.executions import WorkflowRunner
+from threadline.workflow.registry import CIP_ORCHESTRATOR
 from threadline_tools.provision import ROLE_ARN, Deployment
 from threadline_tools.template import ROOT
 
@@ -26,10 +27,17 @@ from tests.conftest import (
     raw_thread_item,
     route_event,
     settle,
+    table_items,
     wait_for_status,
 )
 
 VALID = {"type": "cip_orchestrator", "business_id": "biz-42"}
+
+
+@pytest.fixture(autouse=True)
+def _business(seed: Seed) -> None:
+    """The business these tests create threads on exists (POST /v1/threads is a 404 otherwise)."""
+    seed.business("biz-42")
 
 
 def test_the_events_file_deletes_the_thread(deployment: Deployment, seed: Seed) -> None:
@@ -126,11 +134,10 @@ def test_deleting_right_after_creation_never_ends_completed_after_cancelled(api:
 @pytest.fixture
 def slow_workflow(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> str:
     """The real agent workflow, held in a Wait state first: its thread is still running when deleted."""
-    definition = json.loads(
-        (ROOT / "statemachine" / "agent_workflow.asl.json")
-        .read_text()
-        .replace("${ThreadsTable}", deployment.threads_table)
-    )
+    text = (ROOT / "statemachine" / "agent_workflow.asl.json").read_text()
+    for variable, value in deployment.substitutions.items():
+        text = text.replace("${" + variable + "}", value)
+    definition = json.loads(text)
     definition["States"]["Hold"] = {"Type": "Wait", "Seconds": 3, "Next": definition["StartAt"]}
     definition["StartAt"] = "Hold"
     arn = clients.stepfunctions().create_state_machine(
@@ -216,17 +223,20 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
     thread = seed.thread(status="cancelled", deleted=True, deleted_at="2024-01-15T09:31:00.000Z", deleted_by="k")
     before = raw_thread_item(deployment, "acme", thread.id)
 
-    # When its workflow runs to the completion update
+    # When its workflow runs anyway
     runner = factory.workflow_runner()
-    runner.start(thread)
+    runner.start(thread, CIP_ORCHESTRATOR)
     finished = settle(deployment)
 
-    # Then the execution succeeds through its Catch, and the thread is exactly as it was
-    assert finished == [{"name": thread.id, "status": "SUCCEEDED"}]
+    # Then the execution stops at its first write (the thread is no longer running),
+    # records no step, and the thread is exactly as it was
+    assert finished == [{"name": thread.id, "status": "FAILED"}]
     history = clients.stepfunctions().get_execution_history(executionArn=runner.execution_arn(thread.id))["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered == ["RecordThreadCompleted", "ThreadAlreadyFinished"]
+    assert "RecordStepStarted" not in entered and "RecordThreadCompleted" not in entered
+    assert entered[-2:] == ["RecordThreadFailed", "WorkflowFailed"]
     assert raw_thread_item(deployment, "acme", thread.id) == before
+    assert [i for i in table_items(deployment) if i["sk"]["S"].startswith("STEP#")] == []
 
 
 def test_a_workflow_that_cannot_be_stopped_does_not_undo_the_answer(

@@ -70,7 +70,7 @@ def test_an_unknown_method_on_a_known_path_is_405(
     assert reply.json() == expected
 
 
-@pytest.mark.parametrize("path", ["/", "/v2/threads", "/v1/thread", f"/v1/threads/{THREAD}/steps", "/threads"])
+@pytest.mark.parametrize("path", ["/", "/v2/threads", "/v1/thread", f"/v1/threads/{THREAD}/stepz", "/threads"])
 @pytest.mark.parametrize("with_key", [True, False])
 def test_an_unknown_path_is_a_json_404(api: Api, path: str, with_key: bool) -> None:
     # When a path no route serves is called (with or without a key: routing comes first)
@@ -124,8 +124,9 @@ def _explode(*args: Any, **kwargs: Any) -> Any:
 def test_an_unexpected_error_is_a_generic_500(
     api: Api, seed: Seed, monkeypatch: pytest.MonkeyPatch, method: str, path: str, broken: str, native: bool
 ) -> None:
-    # Given a thread, and a store that fails in a way nobody planned for
+    # Given a thread (and the business a new one is created on), and a store that fails in a way nobody planned for
     thread = seed.thread()
+    seed.business("b")
     monkeypatch.setattr(ThreadStore, broken, _explode)
 
     # When the route is called

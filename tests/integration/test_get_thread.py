@@ -18,6 +18,14 @@ from tests.conftest import (
 )
 
 VALID = {"type": "cip_orchestrator", "business_id": "biz-42"}
+
+
+@pytest.fixture(autouse=True)
+def _business(seed: Seed) -> None:
+    """The business these tests create threads on exists (POST /v1/threads is a 404 otherwise)."""
+    seed.business("biz-42")
+
+
 UNKNOWN_ID = "3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"
 
 

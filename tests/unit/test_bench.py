@@ -26,7 +26,7 @@ def test_every_request_succeeds_and_is_authorized_by_one_get_item(costs: dict[st
 
 def test_no_request_scans(costs: dict[str, Any]) -> None:
     operations = {c["operation"] for r in costs["requests"] for c in r["calls"] if c["service"] == "dynamodb"}
-    assert operations <= {"GetItem", "Query", "PutItem", "UpdateItem"}
+    assert operations <= {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"}
 
 
 def test_a_thread_with_its_steps_is_one_query(costs: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from threadline.store.api_keys import ApiKeyStore
 from threadline_tools import cli
 from threadline_tools.provision import Deployment
 
-from tests.conftest import Api
+from tests.conftest import Api, put_business
 
 KEY_IN_TEXT = re.compile(r"tl_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
@@ -75,6 +75,7 @@ def test_create_prints_a_working_key_once_and_stores_only_its_hash(run, deployme
         None,
     )
     # And the key works through the API
+    put_business(api, "biz_1")
     assert api.call("POST", "/v1/threads", {"type": "cip_orchestrator", "business_id": "biz_1"}, key=key).status == 201
 
 

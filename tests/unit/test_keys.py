@@ -10,12 +10,12 @@ from threadline_tools.template import resources
 def test_a_thread_and_its_steps_share_one_partition_scoped_by_org() -> None:
     # When the keys of a thread and of its step are built
     thread = keys.thread_key("acme", "t-1")
-    step = keys.step_sk("2024-01-15T09:30:00.000Z", "s-1")
+    step = keys.step_sk(1, "business_record")
 
     # Then the thread partition carries the org, and the step sorts under the same partition
     assert thread == {"pk": "T#acme#t-1", "sk": "THREAD"}
     assert keys.thread_pk("acme", "t-1") == thread["pk"]
-    assert step == "STEP#2024-01-15T09:30:00.000Z#s-1"
+    assert step == "STEP#001#business_record"
     assert step.startswith(keys.STEP_SK_PREFIX) and not keys.THREAD_SK.startswith(keys.STEP_SK_PREFIX)
 
 
@@ -25,10 +25,9 @@ def test_another_orgs_thread_key_never_collides() -> None:
     assert keys.thread_pk("acme", "t-1") != keys.thread_pk("globex", "t-1")
 
 
-def test_steps_sort_in_the_order_they_started() -> None:
-    # Given steps started at increasing times (ids in the opposite order)
-    started = ["2024-01-15T09:30:00.000Z", "2024-01-15T09:30:00.001Z", "2024-01-15T10:00:00.000Z"]
-    sks = [keys.step_sk(at, step_id) for at, step_id in zip(started, ["z", "m", "a"], strict=True)]
+def test_steps_sort_in_plan_order_whatever_their_names() -> None:
+    # Given steps at increasing plan positions (names in the opposite order), past 9 and 99
+    sks = [keys.step_sk(position, name) for position, name in [(2, "z"), (9, "m"), (10, "b"), (100, "a")]]
 
     # Then their sort keys sort the same way
     assert sorted(sks) == sks

@@ -51,6 +51,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
+from threadline_tools.bench_workflow import render as render_workflow
+from threadline_tools.bench_workflow import workflow_costs
 from threadline_tools.template import ROOT, authorizer_function, function_code, resources, routes, template
 
 REGION = "us-east-1"
@@ -255,6 +257,19 @@ class _ColdRequests:
         cipher = UserDataCipher(lambda: kms, self.deployment.kms_key_id)
         self._store = ThreadStore(dynamodb, self.deployment.threads_table, cipher)
         self._shared_thread = self._new_thread()
+        from threadline.store.contexts import ContextStore
+
+        self._contexts = ContextStore(dynamodb, self.deployment.threads_table)
+        self._new_context("biz-001")  # the business threads are created on
+
+    def _new_context(self, context_id: str | None = None) -> str:
+        from threadline.timeutil import now_iso
+
+        from threadline_tools.local import SAMPLE_BUSINESS
+
+        context_id = context_id or f"biz-{uuid.uuid4()}"
+        self._contexts.put("bench-org", "business", context_id, json.dumps(SAMPLE_BUSINESS), now_iso())
+        return context_id
 
     def _new_thread(self) -> str:
         from threadline.models.domain import Requester, Thread
@@ -293,7 +308,15 @@ class _ColdRequests:
         thread_id = self._new_thread() if method == "DELETE" else self._shared_thread
         path = route.path.replace("{thread_id}", thread_id)
         params = {"thread_id": thread_id} if "{thread_id}" in route.path else {}
+        if "{context_id}" in route.path:
+            context_id = self._new_context() if method == "DELETE" else "biz-001"
+            path = path.replace("{context_type}", "business").replace("{context_id}", context_id)
+            params.update(context_type="business", context_id=context_id)
         body = None
+        if method == "PUT" and route.method == "PUT":
+            from threadline_tools.local import SAMPLE_BUSINESS
+
+            body = json.dumps(SAMPLE_BUSINESS)
         if method == "POST":
             body = json.dumps(
                 {"type": "cip_orchestrator", "business_id": "biz-001", "metadata": {"tier": "gold"}, "user_data": "x"}
@@ -572,35 +595,37 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
     from threadline.store import clients, factory
 
     from threadline_tools.gateway import Gateway
+    from threadline_tools.lambda_bridge import bridged, patched_moto
     from threadline_tools.provision import provision
 
     # The handlers log to stdout (Powertools); keep stdout for the report.
-    with _aws_sandbox(), redirect_stdout(sys.stderr), mock_aws(config=MOTO_CONFIG):
+    with _aws_sandbox(), redirect_stdout(sys.stderr), mock_aws(config=MOTO_CONFIG), patched_moto():
         deployment = provision("bench")
         os.environ.update(deployment.environment())
         factory.reset()
-        try:
-            if progress:
-                progress(f"DynamoDB: seeding {threads} threads")
-            seeded = _seed(deployment, threads)
-            gateway = Gateway()
-            recorder = CallRecorder()
-            results = []
-            for request in _requests(seeded, gateway):
-                headers = {"Authorization": f"Bearer {seeded.key}", "Content-Type": "application/json"}
-                query = dict(request.query)
-                if request.before is not None:
-                    query.update(request.before())
-                # A fresh cipher cache per request: KMS calls as a new container makes them.
-                factory.thread_store.cache_clear()
-                recorder.attach(clients.dynamodb(), clients.kms(), clients.stepfunctions())
-                body = json.dumps(request.body) if request.body is not None else None
-                with recorder.recording() as calls:
-                    reply = gateway.request(request.method, request.path, headers, query, body)
-                results.append(_cost(request, reply.status, calls, deployment.keys_table))
-            _settle(deployment)
-        finally:
-            factory.reset()
+        with bridged(deployment.functions):
+            try:
+                if progress:
+                    progress(f"DynamoDB: seeding {threads} threads")
+                seeded = _seed(deployment, threads)
+                gateway = Gateway()
+                recorder = CallRecorder()
+                results = []
+                for request in _requests(seeded, gateway):
+                    headers = {"Authorization": f"Bearer {seeded.key}", "Content-Type": "application/json"}
+                    query = dict(request.query)
+                    if request.before is not None:
+                        query.update(request.before())
+                    # A fresh cipher cache per request: KMS calls as a new container makes them.
+                    factory.thread_store.cache_clear()
+                    recorder.attach(clients.dynamodb(), clients.kms(), clients.stepfunctions())
+                    body = json.dumps(request.body) if request.body is not None else None
+                    with recorder.recording() as calls:
+                        reply = gateway.request(request.method, request.path, headers, query, body)
+                    results.append(_cost(request, reply.status, calls, deployment.keys_table))
+                _settle(deployment)
+            finally:
+                factory.reset()
     return {
         "threads": threads,
         "orgs": 2,
@@ -684,13 +709,17 @@ def _seed(deployment: Any, count: int) -> _Seeded:
             "started_at": started,
             "completed_at": started,
             "agent": "bench",
-            "artifacts": [{"title": "result", "type": "check", "summary": "ok"}],
+            "artifacts_json": json.dumps([{"title": "result", "type": "check", "summary": "ok"}]),
         }
-        step["sk"] = keys.step_sk(started, step["id"])
+        step["sk"] = keys.step_sk(s + 1, step["name"])
         clients.dynamodb().put_item(
             TableName=deployment.threads_table, Item={k: serializer.serialize(v) for k, v in step.items()}
         )
     running = [t for i, t in enumerate(mine) if statuses[i % len(statuses)] == "running" and i % 20 != 19]
+    from threadline_tools.local import SAMPLE_BUSINESS
+
+    for business_id in [*(f"biz-{n:03d}" for n in range(20)), "biz-delete"]:
+        factory.context_store().put(orgs[0], "business", business_id, json.dumps(SAMPLE_BUSINESS), now_iso())
     return _Seeded(
         key=key,
         org=orgs[0],
@@ -712,6 +741,8 @@ def _requests(seeded: _Seeded, gateway: Any) -> list[_Request]:
         return {"cursor": [cursor]} if cursor else {}
 
     create = {"type": "cip_orchestrator", "business_id": "biz-001", "metadata": {"tier": "gold"}, "user_data": "{}"}
+    from threadline_tools.local import SAMPLE_BUSINESS as business
+
     return [
         _Request("create thread", "POST", "/v1/threads", body=create),
         _Request("get thread (3 steps)", "GET", f"/v1/threads/{seeded.get_id}"),
@@ -727,6 +758,10 @@ def _requests(seeded: _Seeded, gateway: Any) -> list[_Request]:
         _Request("Agentuity get", "GET", f"/thread/{seeded.agentuity_get_id}"),
         _Request("delete thread", "DELETE", f"/v1/threads/{seeded.delete_ids[0]}"),
         _Request("Agentuity delete", "DELETE", f"/thread/{seeded.delete_ids[1]}"),
+        _Request("put context (replace)", "PUT", f"/v1/contexts/business/{seeded.business_id}", body=business),
+        _Request("get context", "GET", f"/v1/contexts/business/{seeded.business_id}"),
+        _Request("delete context", "DELETE", "/v1/contexts/business/biz-delete"),
+        _Request("list agents", "GET", "/v1/agents"),
     ]
 
 
@@ -903,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-layer-pyc", action="store_true", help="simulate a layer shipped without .pyc files")
     parser.add_argument("--skip-cold-start", action="store_true")
     parser.add_argument("--skip-dynamodb", action="store_true")
+    parser.add_argument("--skip-workflow", action="store_true")
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:
@@ -924,11 +960,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.skip_dynamodb:
         report["dynamodb"] = dynamodb_costs(threads=args.threads, progress=progress)
+    if not args.skip_workflow:
+        progress("workflow: one thread per sample business")
+        with _aws_sandbox(), redirect_stdout(sys.stderr):
+            report["workflow"] = workflow_costs()
     report["seconds"] = round(time.monotonic() - started, 1)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         sys.stdout.write(render(report))
+        if "workflow" in report:
+            sys.stdout.write(render_workflow(report["workflow"]))
         print(f"({report['seconds']} s)")
     return 0
 

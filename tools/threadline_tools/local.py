@@ -39,6 +39,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +56,27 @@ DEFAULT_PORT = 8000
 LOCAL_ORG = "local"
 LOCAL_KEY_NAME = "local dev key"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# The business of the banner's curl example (a thread on an unknown business is a 404), in the
+# schema the cip agents read (threadline.agents.cip): complete, so the example thread is approved.
+SAMPLE_BUSINESS = {
+    "name": "Maple Ridge Bakery LLC",
+    "dba": "Maple Ridge Bakes",
+    "tin": "84-2917365",
+    "entity_type": "llc",
+    "formation_date": "2015-03-01",
+    "formation_state": "DE",
+    "address": {
+        "line1": "1200 North Market Street",
+        "line2": "Suite 300",
+        "city": "Wilmington",
+        "state": "DE",
+        "postal_code": "19801",
+        "country": "US",
+    },
+    "officers": [{"name": "Dana Whitfield", "title": "Managing Member"}],
+    "website": "https://mapleridgebakery.example",
+    "phone": "+1 302 555 0142",
+}
 MAX_BODY_BYTES = 11 * 1024 * 1024  # a little over API Gateway's 10 MB: the gateway answers 413 itself
 
 
@@ -112,6 +134,7 @@ class LocalServer:
     httpd: ThreadingHTTPServer
     moto: Any
     state_file: Path
+    workflow: ExitStack  # the Lambda bridge and the execution watcher
 
     def serve_forever(self) -> None:
         """Serve until ``shutdown`` is called (from another thread or a signal handler)."""
@@ -124,6 +147,7 @@ class LocalServer:
     def close(self) -> None:
         """Release the ports and forget the state file (if it is still ours)."""
         self.httpd.server_close()
+        self.workflow.close()
         self.moto.stop()
         try:
             if json.loads(self.state_file.read_text()).get("api_url") == self.api_url:
@@ -142,18 +166,23 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
         raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     httpd.daemon_threads = True
     moto_server = None
+    workflow = ExitStack()
     try:
         moto_server, moto_port = _start_moto()
         endpoint_url = f"http://127.0.0.1:{moto_port}"
         _point_aws_at(endpoint_url, moto_port)
+        from threadline_tools.lambda_bridge import patched_moto
         from threadline_tools.provision import provision
 
+        workflow.enter_context(patched_moto())
         deployment = provision()
         os.environ.update(deployment.environment())
         api_key = _store_first_key(deployment.keys_table, api_key)
         _import_handlers()
+        _run_workflows(deployment, workflow)
     except BaseException:
         httpd.server_close()
+        workflow.close()
         if moto_server is not None:
             moto_server.stop()
         raise
@@ -168,7 +197,21 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
         "threads_table": deployment.threads_table,
     }
     state_file.write_text(json.dumps(state, indent=2) + "\n")
-    return LocalServer(api_url, endpoint_url, api_key, httpd, moto_server, state_file)
+    return LocalServer(api_url, endpoint_url, api_key, httpd, moto_server, state_file, workflow)
+
+
+def _run_workflows(deployment: Any, stack: ExitStack) -> None:
+    """Run the state machine's Lambda tasks in-process, and hand ended executions to the
+    reconciling function (moto emits no EventBridge status-change events)."""
+    import boto3
+
+    from threadline_tools.execution_events import ExecutionWatcher
+    from threadline_tools.lambda_bridge import bridged
+
+    stack.enter_context(bridged(deployment.functions))
+    watcher = ExecutionWatcher(boto3.client("stepfunctions"), deployment.state_machine_arn)
+    watcher.start()
+    stack.callback(watcher.stop)
 
 
 def _point_aws_at(endpoint_url: str, moto_port: int) -> None:
@@ -189,9 +232,9 @@ def _point_aws_at(endpoint_url: str, moto_port: int) -> None:
 
 def _import_handlers() -> None:
     # Import every function now, so "ready" means ready and a broken handler fails at start.
-    from threadline_tools.template import authorizer_function, load_handler, routes
+    from threadline_tools.template import load_handler, resources
 
-    for function in {authorizer_function(), *(route.function for route in routes())}:
+    for function in resources("AWS::Serverless::Function"):
         load_handler(function)
 
 
@@ -308,6 +351,7 @@ def _handler_class(gateway: Gateway, stage: str) -> type[BaseHTTPRequestHandler]
 def banner(server: LocalServer) -> str:
     """What the server prints once it is ready."""
     body = json.dumps({"type": "cip_orchestrator", "business_id": "biz_123"})
+    business = json.dumps(SAMPLE_BUSINESS)
     return "\n".join(
         [
             "",
@@ -316,7 +360,11 @@ def banner(server: LocalServer) -> str:
             f"  AWS (moto)   {server.endpoint_url}   region {REGION}, state in memory",
             f"  Keys         threadline keys create --local --org {LOCAL_ORG}   (list, revoke likewise)",
             "",
-            "  Try it:",
+            "  Try it: store a business, then start a thread on it",
+            f"    curl -s -X PUT {server.api_url}/v1/contexts/business/biz_123 \\",
+            f'      -H "Authorization: Bearer {server.api_key}" \\',
+            '      -H "Content-Type: application/json" \\',
+            f"      -d '{business}'",
             f"    curl -s -X POST {server.api_url}/v1/threads \\",
             f'      -H "Authorization: Bearer {server.api_key}" \\',
             '      -H "Content-Type: application/json" \\',

@@ -239,6 +239,11 @@ def generate() -> dict[str, Any]:
                 "name": "agentuity",
                 "description": "Agentuity dialect (`/thread`), compatible with Agentuity's Threads API.",
             },
+            {
+                "name": "contexts",
+                "description": "The documents threads work on (e.g. a business), per org; a thread needs its context.",
+            },
+            {"name": "agents", "description": "The registered agent types: what a thread's `type` can be."},
         ],
         "paths": paths,
         "components": {

@@ -1,11 +1,14 @@
-"""Create the template's stateful resources on an AWS emulation (moto): the
-tables with the template's own key schemas and indexes, the KMS key and the
-state machine from its ASL file with the template's substitutions."""
+"""Create the template's resources on an AWS emulation (moto): the tables with
+the template's own key schemas and indexes, the KMS key, the Lambda functions
+the state machine invokes (run in-process by ``lambda_bridge``) and the state
+machine from its ASL file with the template's substitutions."""
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -23,6 +26,10 @@ class Deployment:
     keys_table: str
     kms_key_id: str
     state_machine_arn: str
+    # moto Lambda function name → template logical id (see lambda_bridge.bridged)
+    functions: dict[str, str] = field(default_factory=dict)
+    # The state machine's DefinitionSubstitutions, as resolved here
+    substitutions: dict[str, str] = field(default_factory=dict)
     retention_days: int = 30
 
     def environment(self) -> dict[str, str]:
@@ -64,9 +71,18 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
 
     machine = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
     definition = (ROOT / machine["DefinitionUri"]).read_text()
+    functions: dict[str, str] = {}
+    substitutions: dict[str, str] = {}
     for variable, value in machine["DefinitionSubstitutions"].items():
-        logical_id = value["Ref"]
-        definition = definition.replace("${" + variable + "}", names[logical_id])
+        if "Ref" in value:
+            replacement = names[value["Ref"]]
+        else:  # !GetAtt <Function>.Arn: a function the state machine invokes
+            logical_id = value["Fn::GetAtt"][0]
+            name = f"{prefix}-{logical_id}"
+            replacement = _create_function(name, client_args)
+            functions[name] = logical_id
+        substitutions[variable] = replacement
+        definition = definition.replace("${" + variable + "}", replacement)
     json.loads(definition)  # every substitution left valid JSON
     arn = boto3.client("stepfunctions", **client_args).create_state_machine(
         name=f"{prefix}-agent-workflow", definition=definition, roleArn=ROLE_ARN, type="STANDARD"
@@ -76,4 +92,33 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
         keys_table=names["KeysTable"],
         kms_key_id=key_id,
         state_machine_arn=arn,
+        functions=functions,
+        substitutions=substitutions,
     )
+
+
+def _create_function(name: str, client_args: dict[str, Any]) -> str:
+    """A Lambda function in moto (its code never runs: the bridge calls the handler)."""
+    iam = boto3.client("iam", **client_args)
+    role = ROLE_ARN.rsplit("/", 1)[1]
+    try:
+        iam.get_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
+    created = boto3.client("lambda", **client_args).create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE_ARN,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    return str(created["FunctionArn"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
+from threadline.logic.contexts import require_context
 from threadline.models.domain import Requester, Tenant, Thread
 from threadline.models.native import CreateThreadRequest
+from threadline.store.contexts import ContextStore
 from threadline.store.threads import ThreadStore
 from threadline.timeutil import now_iso
 from threadline.workflow.executions import WorkflowRunner
@@ -16,9 +18,18 @@ DEFAULT_PROJECT = "default"
 
 
 def create_thread(
-    tenant: Tenant, request: CreateThreadRequest, *, store: ThreadStore, runner: WorkflowRunner
+    tenant: Tenant,
+    request: CreateThreadRequest,
+    *,
+    store: ThreadStore,
+    runner: WorkflowRunner,
+    contexts: ContextStore,
 ) -> Thread:
-    """Store a new ``running`` thread and start its execution (named after it)."""
+    """Store a new ``running`` thread and start its execution (named after it).
+
+    The thread's context must exist in the tenant's org: else 404 naming ``business_id``
+    (or ``context_id``), as Middesk answers an unknown business, and nothing is created.
+    """
     agent = agent_type(request.type)
     if agent is None:
         known = ", ".join(sorted(AGENT_TYPES))
@@ -29,6 +40,8 @@ def create_thread(
         parameter = "context_type" if request.business_id is None else "business_id"
         raise InvalidParameterError(f"{agent.name} works on context types: {accepted}", parameter)
     project_id = _project(tenant, request.project_id)
+    parameter = "business_id" if request.business_id is not None else "context_id"
+    require_context(tenant, context_type, context_id, parameter=parameter, store=contexts)
 
     created_at = now_iso()
     thread = Thread(
@@ -47,7 +60,7 @@ def create_thread(
     )
     store.create(thread, execution_name=thread.id)
     try:
-        runner.start(thread)
+        runner.start(thread, agent)
     except Exception as error:
         store.mark_failed(thread)
         raise WorkflowStartError("The thread's workflow could not be started; the thread is marked failed") from error

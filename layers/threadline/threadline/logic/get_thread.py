@@ -9,12 +9,12 @@ from threadline.models.domain import Tenant, Thread
 from threadline.store.threads import ThreadStore
 
 
-def visible_thread(tenant: Tenant, thread_id: str, store: ThreadStore) -> tuple[Thread, str]:
+def visible_thread(tenant: Tenant, thread_id: str, store: ThreadStore, with_steps: bool = True) -> tuple[Thread, str]:
     """The tenant's thread and its execution name; absent, deleted, or another tenant's → 404."""
     if not _is_thread_id(thread_id):
         # Never a thread's id; and DynamoDB rejects (500) a key over 2048 bytes, which a long path would make.
         raise NotFoundError(f"No thread with id {thread_id[:64]}", "id")
-    thread, execution_name = store.get(tenant.org_id, thread_id)
+    thread, execution_name = store.get(tenant.org_id, thread_id, with_steps)
     if thread.deleted or (tenant.project_id is not None and thread.project_id != tenant.project_id):
         raise NotFoundError(f"No thread with id {thread_id}", "id")
     return thread, execution_name

@@ -51,6 +51,7 @@ class Step(BaseModel):
     agent: str = ""
     parent_step_id: str | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
+    output: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
 

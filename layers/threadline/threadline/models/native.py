@@ -123,3 +123,23 @@ class ThreadListOut(BaseModel):
         description="Threads matching the filters; null with cursor paging (limit/cursor), which does not count."
     )
     next_cursor: str | None
+
+
+class ResolveStepRequest(BaseModel):
+    """Body of ``POST /v1/threads/{id}/steps/{step_id}/resolve``: a human's decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z_]{0,63}$")] = Field(
+        description="One of the decisions the step accepts (see GET /v1/agents), e.g. approve or reject."
+    )
+    note: Annotated[StrictStr, Field(max_length=4000)] | None = Field(default=None, description="Why, for the record.")
+
+
+class StepListOut(BaseModel):
+    """Reply of ``GET /v1/threads/{id}/steps``."""
+
+    object: Literal["list"] = "list"
+    data: list[Step]
+    has_more: bool
+    next_cursor: str | None

@@ -6,7 +6,9 @@ from functools import lru_cache
 
 from threadline.settings import settings
 from threadline.store import clients
+from threadline.store.contexts import ContextStore
 from threadline.store.crypto import UserDataCipher
+from threadline.store.steps import StepStore
 from threadline.store.threads import ThreadStore
 from threadline.workflow.executions import WorkflowRunner
 
@@ -19,6 +21,18 @@ def thread_store() -> ThreadStore:
 
 
 @lru_cache(maxsize=1)
+def step_store() -> StepStore:
+    """The workflow-side step repository of this deployment."""
+    return StepStore(clients.dynamodb(), settings().threads_table)
+
+
+@lru_cache(maxsize=1)
+def context_store() -> ContextStore:
+    """The context document repository of this deployment."""
+    return ContextStore(clients.dynamodb(), settings().threads_table)
+
+
+@lru_cache(maxsize=1)
 def workflow_runner() -> WorkflowRunner:
     """The runner of this deployment's state machine."""
     return WorkflowRunner(clients.stepfunctions, settings().state_machine_arn)
@@ -26,7 +40,7 @@ def workflow_runner() -> WorkflowRunner:
 
 def reset() -> None:
     """Forget every cached object (tests start each case afresh)."""
-    for factory in (thread_store, workflow_runner):
+    for factory in (thread_store, step_store, context_store, workflow_runner):
         factory.cache_clear()
     settings.cache_clear()
     clients.reset()

@@ -4,7 +4,7 @@ Threads table (``pk``/``sk``), one partition per thread, so a thread and its
 steps come back in one Query and another tenant's id is simply absent::
 
     thread   pk = T#<org_id>#<thread_id>   sk = THREAD
-    step     pk = T#<org_id>#<thread_id>   sk = STEP#<started_at>#<step_id>
+    step     pk = T#<org_id>#<thread_id>   sk = STEP#<position>#<step name>
 
 Listing is served by sparse GSIs on attributes only thread items carry. Every
 partition value starts with the org id, so no list can reach another tenant:
@@ -52,9 +52,11 @@ def thread_key(org_id: str, thread_id: str) -> dict[str, str]:
     return {"pk": thread_pk(org_id, thread_id), "sk": THREAD_SK}
 
 
-def step_sk(started_at: str, step_id: str) -> str:
-    """Sort key of a step: steps sort in the order they started."""
-    return f"{STEP_SK_PREFIX}{started_at}#{step_id}"
+def step_sk(position: int, name: str) -> str:
+    """Sort key of a step: its position in the agent type's plan, so steps sort in the
+    order they start (a parallel group shares consecutive positions) and a replayed
+    step write lands on the same item instead of adding one."""
+    return f"{STEP_SK_PREFIX}{position:03d}#{name}"
 
 
 def index_name(dimension: Dimension, sort: SortField) -> str:
@@ -99,3 +101,23 @@ def dimension_partition(dimension: Dimension, org_id: str, *values: str) -> str:
 
 
 KEYS_BY_ID_INDEX = "by_key_id"
+
+
+# ----- contexts -----------------------------------------------------------------------------
+# A context document (the subject threads work on, e.g. a business), one item per org, type and
+# id, in the threads table:
+#
+#     context  pk = C#<org_id>#<context_type>#<context_id>   sk = CONTEXT
+#
+# The org leads the key, so another org's context is simply absent. Context types and ids never
+# contain '#' (models.native patterns), so a key splits back unambiguously. Context items carry
+# no gsi_* attribute: the sparse listing indexes never see them. IAM policies restrict the
+# context functions to partitions starting with CONTEXT_PK_PREFIX (dynamodb:LeadingKeys).
+
+CONTEXT_PK_PREFIX = "C#"
+CONTEXT_SK = "CONTEXT"
+
+
+def context_key(org_id: str, context_type: str, context_id: str) -> dict[str, str]:
+    """Primary key of a context item (plain strings; the store adds types)."""
+    return {"pk": f"{CONTEXT_PK_PREFIX}{org_id}#{context_type}#{context_id}", "sk": CONTEXT_SK}

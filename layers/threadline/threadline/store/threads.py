@@ -6,21 +6,18 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import InvalidParameterError, NotFoundError
-from threadline.models.domain import Requester, Step, Thread
+from threadline.models.domain import Requester, Thread
 from threadline.store import keys
-from threadline.store.attributes import TypeDeserializer, TypeSerializer
 from threadline.store.crypto import UserDataCipher
+from threadline.store.items import deserialize, serialize, serialize_value, step_from_item
 from threadline.timeutil import normalize, now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 # Index choice when several filters are given: the most selective dimension
 # is queried, the others refine it (documented in docs/architecture.md).
@@ -79,7 +76,7 @@ class ThreadStore:
         item["execution_name"] = execution_name
         self._db.put_item(
             TableName=self._table,
-            Item=_serialize(item),
+            Item=serialize(item),
             ConditionExpression="attribute_not_exists(pk)",
         )
 
@@ -92,14 +89,14 @@ class ThreadStore:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=_serialize(keys.thread_key(thread.org_id, thread.id)),
+                Key=serialize(keys.thread_key(thread.org_id, thread.id)),
                 UpdateExpression=(
                     "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
                     " updated_at = :at, #status = :status, gsi_status = :gsi_status, version = :version"
                 ),
                 ConditionExpression="version = :expected AND deleted = :false",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_serialize(
+                ExpressionAttributeValues=serialize(
                     {
                         ":true": True,
                         ":false": False,
@@ -122,11 +119,11 @@ class ThreadStore:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=_serialize(keys.thread_key(thread.org_id, thread.id)),
+                Key=serialize(keys.thread_key(thread.org_id, thread.id)),
                 UpdateExpression="SET #status = :failed, gsi_status = :partition, updated_at = :at ADD version :one",
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_serialize(
+                ExpressionAttributeValues=serialize(
                     {
                         ":failed": "failed",
                         ":running": "running",
@@ -140,20 +137,26 @@ class ThreadStore:
             pass  # it already moved on
 
     # ----- reads --------------------------------------------------------
-    def get(self, org_id: str, thread_id: str) -> tuple[Thread, str]:
-        """A thread with its steps (one Query), and its execution name.
+    def get(self, org_id: str, thread_id: str, with_steps: bool = True) -> tuple[Thread, str]:
+        """A thread with its steps (one Query) or without (one GetItem), and its execution name.
 
         Raises ``NotFoundError`` when the org has no such thread.
         """
-        items = self._query_all(
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.thread_pk(org_id, thread_id)}},
-        )
+        if with_steps:
+            items = self._query_all(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.thread_pk(org_id, thread_id)}},
+            )
+        else:
+            reply = self._db.get_item(
+                TableName=self._table, Key=serialize(keys.thread_key(org_id, thread_id)), ConsistentRead=True
+            )
+            items = [deserialize(reply["Item"])] if "Item" in reply else []
         thread_item = next((i for i in items if i["sk"] == keys.THREAD_SK), None)
         if thread_item is None:
             raise NotFoundError(f"No thread with id {thread_id}", "id")
         thread = self._thread(thread_item)
-        thread.steps = [_step(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
+        thread.steps = [step_from_item(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
         return thread, str(thread_item.get("execution_name", thread_id))
 
     def list_threads(self, wanted: ThreadFilter, page: PageRequest) -> ThreadPage:
@@ -185,7 +188,7 @@ class ThreadStore:
             if start:
                 request["ExclusiveStartKey"] = start
             reply = self._db.query(TableName=self._table, **request)
-            collected.extend(_deserialize(i) for i in reply.get("Items", []))
+            collected.extend(deserialize(i) for i in reply.get("Items", []))
             start = reply.get("LastEvaluatedKey")
             if not start:
                 break
@@ -222,7 +225,7 @@ class ThreadStore:
             if start:
                 query["ExclusiveStartKey"] = start
             reply = self._db.query(TableName=self._table, ConsistentRead=True, **query)
-            items.extend(_deserialize(i) for i in reply.get("Items", []))
+            items.extend(deserialize(i) for i in reply.get("Items", []))
             start = reply.get("LastEvaluatedKey")
             if not start:
                 return items
@@ -291,7 +294,7 @@ def _add_filters(query: dict[str, Any], wanted: ThreadFilter, queried: keys.Dime
     def equal(attribute: str, value: Any) -> None:
         n = len(clauses)
         names[f"#f{n}"] = attribute
-        values[f":f{n}"] = _serializer.serialize(_to_dynamo(value))
+        values[f":f{n}"] = serialize_value(value)
         clauses.append(f"#f{n} = :f{n}")
 
     if wanted.context is not None and queried != "context":
@@ -307,7 +310,7 @@ def _add_filters(query: dict[str, Any], wanted: ThreadFilter, queried: keys.Dime
     for position, (key, value) in enumerate(sorted(wanted.metadata.items())):
         names[f"#meta{position}"] = key
         n = len(clauses)
-        values[f":f{n}"] = _serializer.serialize(_to_dynamo(value))
+        values[f":f{n}"] = serialize_value(value)
         names.setdefault("#metadata", "metadata")
         clauses.append(f"#metadata.#meta{position} = :f{n}")
     if clauses:
@@ -340,37 +343,3 @@ def _decode_cursor(cursor: str, fingerprint: str, partition: str, attribute: str
     ):
         raise invalid
     return {name: {"S": value} for name, value in position.items()}
-
-
-def _step(item: dict[str, Any]) -> Step:
-    return Step.model_validate({k: v for k, v in item.items() if k in Step.model_fields})
-
-
-def _to_dynamo(value: Any) -> Any:
-    """JSON values to what DynamoDB stores (floats become Decimals)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    """DynamoDB values back to JSON values (Decimals become int or float)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items()}
-
-
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}

@@ -1,0 +1,39 @@
+"""Bring a thread in line with how its execution ended, so it never stays running."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from threadline.store.steps import StepStore
+
+# Execution status → (thread status, status of steps left open)
+_FINAL = {
+    "FAILED": ("failed", "failed"),
+    "TIMED_OUT": ("failed", "failed"),
+    "ABORTED": ("cancelled", "cancelled"),
+}
+
+
+def reconcile_thread(detail: dict[str, Any], *, steps: StepStore) -> dict[str, Any]:
+    """Handle a "Step Functions Execution Status Change" event's detail.
+
+    A thread still active after its execution failed, timed out or was aborted
+    becomes failed or cancelled, and its running or waiting steps are closed
+    with the reason. Status changes are monotonic: a thread that already
+    finished is left alone, and replaying the event changes nothing.
+    """
+    status = detail.get("status", "")
+    if status not in _FINAL:
+        return {"changed": False, "reason": f"execution {status or 'status unknown'}"}
+    thread = json.loads(detail.get("input") or "{}").get("thread") or {}
+    if not thread.get("org_id") or not thread.get("id"):
+        return {"changed": False, "reason": "not a Threadline execution"}
+    thread_status, step_status = _FINAL[status]
+    error = {
+        "Error": detail.get("error") or f"Execution{status.title().replace('_', '')}",
+        "Cause": detail.get("cause") or f"The workflow execution ended {status}",
+    }
+    closed_steps = steps.close_open_steps(thread["org_id"], thread["id"], step_status, error)
+    changed = steps.close_thread(thread["org_id"], thread["id"], thread_status)
+    return {"changed": changed, "thread_status": thread_status if changed else None, "closed_steps": closed_steps}

@@ -1,0 +1,73 @@
+"""DynamoDB items of the threads table to domain values and back."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from threadline.models.domain import Step
+from threadline.store.attributes import TypeDeserializer, TypeSerializer
+from threadline.timeutil import normalize
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_dynamo(value: Any) -> Any:
+    """JSON values to what DynamoDB stores (floats become Decimals)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB values back to JSON values (Decimals become int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    """One JSON value as a DynamoDB attribute value."""
+    return _serializer.serialize(to_dynamo(value))
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(to_dynamo(v)) for k, v in item.items()}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def step_from_item(item: dict[str, Any]) -> Step:
+    """A step item as the state machine writes it (JSON in ``*_json`` string attributes)."""
+    fields = {k: v for k, v in item.items() if k in Step.model_fields}
+    for name in ("started_at", "completed_at"):
+        if fields.get(name):
+            fields[name] = normalize(fields[name])
+    fields["artifacts"] = json.loads(item.get("artifacts_json") or "[]")
+    fields["output"] = json.loads(item["output_json"]) if item.get("output_json") else None
+    fields["error"] = step_error(item["error_json"]) if item.get("error_json") else None
+    return Step.model_validate(fields)
+
+
+def step_error(raw: str) -> dict[str, Any]:
+    """A Step Functions error (``{"Error", "Cause"}``) as ``{"type", "message"}``; a Lambda
+    function's Cause is its JSON error payload, whose ``errorMessage`` is the message."""
+    error = json.loads(raw)
+    cause = error.get("Cause") or ""
+    try:
+        message = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        message = cause
+    return {"type": error.get("Error", "Error"), "message": message}

@@ -1,0 +1,213 @@
+"""Workflow-side writes of a thread and its steps: waiting for a human, resolving,
+and closing what an execution left open. The state machine records ordinary step
+progress itself (DynamoDB service integrations); these are the writes it cannot do."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+from threadline.errors import ConflictError, InvalidParameterError
+from threadline.models.domain import Step
+from threadline.store import keys
+from threadline.store.items import deserialize, serialize, step_from_item
+from threadline.timeutil import now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+OPEN_STEP_STATUSES = ("running", "waiting")
+ACTIVE_THREAD_STATUSES = ("running", "interrupted")
+
+
+class StepStore:
+    """Steps of threads, and the status transitions around them."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def step_items(self, org_id: str, thread_id: str) -> list[dict[str, Any]]:
+        """Every step item of a thread (raw attributes), in plan order."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :steps)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.thread_pk(org_id, thread_id)},
+                ":steps": {"S": keys.STEP_SK_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            reply = self._db.query(**request)
+            items.extend(deserialize(i) for i in reply.get("Items", []))
+            if "LastEvaluatedKey" not in reply:
+                return items
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def steps(self, org_id: str, thread_id: str) -> list[Step]:
+        """Every step of a thread, in plan order."""
+        return [step_from_item(item) for item in self.step_items(org_id, thread_id)]
+
+    def page(self, org_id: str, thread_id: str, limit: int, cursor: str | None) -> tuple[list[Step], str | None]:
+        """One page of a thread's steps and the cursor of the next one."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :steps)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.thread_pk(org_id, thread_id)},
+                ":steps": {"S": keys.STEP_SK_PREFIX},
+            },
+            # One more than asked: DynamoDB returns a LastEvaluatedKey when a page ends exactly
+            # at the last step, which would promise a next page that is empty.
+            "Limit": limit + 1,
+        }
+        if cursor is not None:
+            request["ExclusiveStartKey"] = {
+                "pk": {"S": keys.thread_pk(org_id, thread_id)},
+                "sk": {"S": _decode_step_cursor(cursor)},
+            }
+        reply = self._db.query(**request)
+        items = [deserialize(i) for i in reply.get("Items", [])]
+        page = items[:limit]
+        more = len(items) > limit or "LastEvaluatedKey" in reply  # (the latter: the 1 MB cap cut the page)
+        steps = [step_from_item(item) for item in page]
+        return steps, (_encode_step_cursor(page[-1]["sk"]) if more and page else None)
+
+    def wait_for_human(self, org_id: str, thread_id: str, step_sk: str, token: str) -> None:
+        """Mark a running step ``waiting`` with its task token, and the thread ``interrupted``.
+
+        A step already waiting takes the new token: a retried (or replayed) wait task
+        has a new token and the old one is dead, so refusing it would fail the step.
+        """
+        now = now_iso()
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": keys.thread_pk(org_id, thread_id)}, "sk": {"S": step_sk}},
+                            "UpdateExpression": "SET #status = :waiting, task_token = :token",
+                            "ConditionExpression": "#status IN (:running, :waiting)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": serialize(
+                                {":waiting": "waiting", ":running": "running", ":token": token}
+                            ),
+                        }
+                    },
+                    self._thread_transition(org_id, thread_id, "interrupted", ("running", "interrupted"), now),
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException as error:
+            # The thread or the step was closed meanwhile.
+            raise ConflictError("The step or its thread is no longer running") from error
+
+    def claim_waiting_step(self, org_id: str, thread_id: str, step_id: str) -> tuple[Step, str]:
+        """Take a waiting step's task token (once) and set its thread running again.
+
+        Raises ``ConflictError`` when the step is not waiting (unknown, finished,
+        or already resolved).
+        """
+        item = next((i for i in self.step_items(org_id, thread_id) if i.get("id") == step_id), None)
+        if item is None or item.get("status") != "waiting" or not item.get("task_token"):
+            raise ConflictError(f"Step {step_id} of this thread is not waiting for a decision", "step_id")
+        token = str(item["task_token"])
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                            "UpdateExpression": "REMOVE task_token",
+                            "ConditionExpression": "task_token = :token",
+                            "ExpressionAttributeValues": {":token": {"S": token}},
+                        }
+                    },
+                    self._thread_transition(org_id, thread_id, "running", ("interrupted", "running"), now_iso()),
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException as error:
+            raise ConflictError(f"Step {step_id} of this thread is not waiting for a decision", "step_id") from error
+        return step_from_item(item), token
+
+    def close_thread(self, org_id: str, thread_id: str, status: str) -> bool:
+        """Move an active thread to a final ``status``; False when it had already finished."""
+        transition = self._thread_transition(org_id, thread_id, status, ACTIVE_THREAD_STATUSES, now_iso())
+        try:
+            self._db.update_item(**transition["Update"])
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def close_open_steps(self, org_id: str, thread_id: str, status: str, error: dict[str, str]) -> int:
+        """Give every running or waiting step of a thread a final ``status``; how many changed."""
+        closed = 0
+        now = now_iso()
+        for item in self.step_items(org_id, thread_id):
+            if item.get("status") not in OPEN_STEP_STATUSES:
+                continue
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                    UpdateExpression="SET #status = :final, completed_at = :now, error_json = :error REMOVE task_token",
+                    ConditionExpression="#status IN (:running, :waiting)",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=serialize(
+                        {
+                            ":final": status,
+                            ":now": now,
+                            ":error": json.dumps(error),
+                            ":running": "running",
+                            ":waiting": "waiting",
+                        }
+                    ),
+                )
+                closed += 1
+            except self._db.exceptions.ConditionalCheckFailedException:
+                pass  # it finished meanwhile
+        return closed
+
+    def _thread_transition(
+        self, org_id: str, thread_id: str, status: str, allowed_from: tuple[str, ...], now: str
+    ) -> Any:  # a TransactWriteItem
+        names = [f":from{i}" for i in range(len(allowed_from))]
+        values: dict[str, Any] = {name: value for name, value in zip(names, allowed_from, strict=True)}
+        values.update(
+            {
+                ":status": status,
+                ":partition": keys.dimension_partition("status", org_id, status),
+                ":now": now,
+                ":one": 1,
+            }
+        )
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": serialize(keys.thread_key(org_id, thread_id)),
+                "UpdateExpression": (
+                    "SET #status = :status, gsi_status = :partition, updated_at = :now ADD version :one"
+                ),
+                "ConditionExpression": f"#status IN ({', '.join(names)})",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
+
+def _encode_step_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=")
+
+
+def _decode_step_cursor(cursor: str) -> str:
+    try:
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidParameterError("cursor is not a next_cursor of this thread's steps", "cursor") from error
+    if not sk.startswith(keys.STEP_SK_PREFIX) or len(sk) > 256:
+        raise InvalidParameterError("cursor is not a next_cursor of this thread's steps", "cursor")
+    return sk

@@ -1,0 +1,193 @@
+"""statemachine/agent_workflow.asl.json: its grammar (as Step Functions' own parser, moto's,
+reads it), its substitutions, and the rules the docs promise of it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from threadline_tools.provision import ROLE_ARN
+from threadline_tools.template import ROOT, resources
+
+from tests.conftest import MOTO_CONFIG
+
+MACHINE = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
+TEXT = (ROOT / MACHINE["DefinitionUri"]).read_text()
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:threadline-AgentFunction"
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def substituted(text: str = TEXT) -> str:
+    """The definition with every substitution as the deployed stack fills it."""
+    for variable, value in MACHINE["DefinitionSubstitutions"].items():
+        replacement = "threadline-threads" if "Ref" in value else FUNCTION_ARN
+        text = text.replace("${" + variable + "}", replacement)
+    return text
+
+
+def scopes(states: dict[str, Any], start: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every States block (with its StartAt): the top level and each Map's or Parallel's."""
+    yield states, start
+    for state in states.values():
+        for processor in [state.get("ItemProcessor") or state.get("Iterator"), *state.get("Branches", [])]:
+            if processor:
+                yield from scopes(processor["States"], processor["StartAt"])
+
+
+def targets(state: dict[str, Any]) -> list[str]:
+    found = [state.get("Next"), state.get("Default")]
+    found += [choice.get("Next") for choice in state.get("Choices", [])]
+    found += [catch.get("Next") for catch in state.get("Catch", [])]
+    return [t for t in found if t is not None]
+
+
+DEFINITION = json.loads(substituted())
+ALL_SCOPES = list(scopes(DEFINITION["States"], DEFINITION["StartAt"]))
+ALL_STATES = {name: state for states, _ in ALL_SCOPES for name, state in states.items()}
+
+
+# ----- substitutions ---------------------------------------------------------------------------------
+
+
+def test_every_variable_has_a_substitution_and_every_substitution_is_used() -> None:
+    variables = set(re.findall(r"\$\{([^}]+)\}", TEXT))
+    assert variables == set(MACHINE["DefinitionSubstitutions"])
+    assert "${" not in substituted()
+
+
+def test_every_substitution_names_a_resource_of_the_template() -> None:
+    tables = resources("AWS::DynamoDB::Table")
+    functions = resources("AWS::Serverless::Function")
+    for variable, value in MACHINE["DefinitionSubstitutions"].items():
+        if "Ref" in value:
+            assert value["Ref"] in tables, variable
+        else:
+            logical_id, attribute = value["Fn::GetAtt"]
+            assert (logical_id in functions, attribute) == (True, "Arn"), variable
+
+
+# ----- grammar -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sfn() -> Iterator[Any]:
+    with mock_aws(config=MOTO_CONFIG):
+        yield boto3.client("stepfunctions", region_name="us-east-1")
+
+
+def test_step_functions_accepts_the_definition(sfn: Any) -> None:
+    # When the substituted definition is created as a Standard state machine
+    arn = sfn.create_state_machine(name="agent-workflow", definition=substituted(), roleArn=ROLE_ARN, type="STANDARD")[
+        "stateMachineArn"
+    ]
+
+    # Then it exists, with the definition as given
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert json.loads(described["definition"]) == DEFINITION
+
+
+def test_step_functions_rejects_a_broken_definition(sfn: Any) -> None:
+    # (the check above can fail: the parser does read the grammar)
+    broken = substituted().replace('"Type": "Choice"', '"Type": "Choise"', 1)
+    assert broken != substituted()
+    with pytest.raises(ClientError) as raised:
+        sfn.create_state_machine(name="broken", definition=broken, roleArn=ROLE_ARN)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Choise" in raised.value.response["Error"]["Message"]
+
+
+def test_every_transition_names_a_state_of_its_own_scope() -> None:
+    # (moto's parser accepts a Next naming no state; Step Functions does not)
+    for states, start in ALL_SCOPES:
+        assert start in states
+        for name, state in states.items():
+            assert set(targets(state)) <= set(states), name
+
+
+def test_every_state_is_reachable_and_every_path_ends() -> None:
+    for states, start in ALL_SCOPES:
+        seen, todo = set(), [start]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(targets(states[name]))
+        assert seen == set(states), set(states) - seen
+        for name, state in states.items():
+            terminal = state["Type"] in {"Choice", "Succeed", "Fail"} or state.get("End") is True
+            assert terminal or "Next" in state, name
+
+
+# ----- what the docs promise ------------------------------------------------------------------------
+
+
+def test_the_definition_never_builds_a_key() -> None:
+    # Keys arrive precomputed in the plan (threadline.workflow.executions); store.keys owns their format
+    assert "States.Format" not in TEXT
+    assert not re.search(r'"(T|STEP|C)#', TEXT)
+
+
+def dynamodb_tasks() -> dict[str, dict[str, Any]]:
+    return {
+        name: state
+        for name, state in ALL_STATES.items()
+        if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:states:::dynamodb:")
+    }
+
+
+def test_every_write_is_conditional_so_replays_and_retries_change_nothing() -> None:
+    writes = dynamodb_tasks()
+    assert writes, "the definition records steps with DynamoDB service integrations"
+    for name, state in writes.items():
+        assert state["Parameters"]["TableName"] == "threadline-threads", name
+        assert state["Parameters"].get("ConditionExpression"), name
+        caught = {error for catch in state.get("Catch", []) for error in catch["ErrorEquals"]}
+        assert "DynamoDB.ConditionalCheckFailedException" in caught, name
+
+
+def test_a_step_is_recorded_started_only_if_absent() -> None:
+    [started] = [s for s in dynamodb_tasks().values() if s["Resource"].endswith(":putItem")]
+    assert started["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk)"
+
+
+def lambda_tasks() -> dict[str, dict[str, Any]]:
+    return {
+        name: state
+        for name, state in ALL_STATES.items()
+        if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:states:::lambda:invoke")
+    }
+
+
+def test_agent_calls_retry_lambdas_own_errors_only() -> None:
+    calls = lambda_tasks()
+    assert {state["Parameters"]["FunctionName"] for state in calls.values()} == {FUNCTION_ARN}
+    for name, state in calls.items():
+        retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
+        # An agent's own exception fails its step at once: retrying a deterministic agent repeats it
+        assert retried == LAMBDA_ERRORS, name
+
+
+def test_the_wait_for_a_human_is_bounded_by_the_steps_timeout() -> None:
+    [wait] = [s for s in lambda_tasks().values() if s["Resource"].endswith(".waitForTaskToken")]
+    assert wait["TimeoutSecondsPath"] == "$.step.timeout_seconds"
+    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    caught = {error for catch in wait.get("Catch", []) for error in catch["ErrorEquals"]}
+    assert caught & {"States.ALL", "States.Timeout"}
+
+
+def test_retry_intervals_are_short_enough_for_tests_and_the_local_server() -> None:
+    # moto sleeps Retry intervals in real time
+    for name, state in ALL_STATES.items():
+        for retry in state.get("Retry", []):
+            assert retry.get("IntervalSeconds", 1) <= 2, name
