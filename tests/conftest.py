@@ -443,28 +443,3 @@ def seed_steps(thread: Thread, statuses: dict[str, str], started: float = 1) -> 
         clients.dynamodb().put_item(TableName=os.environ["THREADS_TABLE"], Item=item)
         stored.append(item)
     return stored
-
-
-@pytest.fixture(scope="module")
-def parse_each_definition_once() -> Iterator[None]:
-    """moto parses a state machine definition with ANTLR (~0.2 s) when it is created and again
-    at every execution's start. Parse each definition text once, and build fresh evaluation
-    components from the cached parse tree every time (what moto does after parsing), so a
-    module whose tests run many executions stays fast. Opt-in (it patches moto): use it with
-    ``pytestmark = pytest.mark.usefixtures("parse_each_definition_once")``."""
-    from moto.stepfunctions.parser.asl.parse import asl_parser
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-
-    original = asl_parser.AmazonStateLanguageParser.parse
-
-    @functools.lru_cache(maxsize=16)
-    def tree_of(definition: str) -> Any:
-        return original(definition)[1]
-
-    def parse(definition: str) -> tuple[Any, Any]:
-        tree = tree_of(definition)
-        return Preprocessor().visit(tree), tree
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
-        yield

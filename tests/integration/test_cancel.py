@@ -32,7 +32,7 @@ from tests.conftest import (
     wait_for_thread,
 )
 
-pytestmark = pytest.mark.usefixtures("parse_each_definition_once", "stop_leftovers")
+pytestmark = pytest.mark.usefixtures("stop_leftovers")
 
 ABORTED = {"type": "ExecutionAborted", "message": "The workflow execution ended ABORTED"}
 

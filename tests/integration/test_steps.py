@@ -28,8 +28,6 @@ from tests.conftest import (
     wait_for_thread,
 )
 
-pytestmark = pytest.mark.usefixtures("parse_each_definition_once")
-
 ALL_STEPS = {
     "business_record": "completed",
     "tin_check": "completed",
@@ -83,7 +81,7 @@ def test_the_events_file_lists_the_first_page(seed: Seed) -> None:
     assert isinstance(body["next_cursor"], str)
 
 
-PAGE_SIZES = {2: [2, 2, 2], 4: [4, 2], 5: [5, 1], 6: [6], 100: [6]}
+PAGE_SIZES = {2: [2, 2, 2], 5: [5, 1], 6: [6]}  # even pages, a remainder, a page ending at the last step
 
 
 def test_cursor_pages_visit_every_step_once_in_order(api: Api, six_steps: Thread) -> None:

@@ -31,7 +31,7 @@ from tests.conftest import (
     wait_for_thread,
 )
 
-pytestmark = pytest.mark.usefixtures("parse_each_definition_once", "stop_leftovers")
+pytestmark = pytest.mark.usefixtures("stop_leftovers")
 
 # The cip_orchestrator plan: (name, label, agent, type, parent step)
 PLAN = [

@@ -623,6 +623,9 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
                     with recorder.recording() as calls:
                         reply = gateway.request(request.method, request.path, headers, query, body)
                     results.append(_cost(request, reply.status, calls, deployment.keys_table))
+                    # A created thread's workflow runs on (its agent function shares these clients):
+                    # let it finish so its calls are not counted against the next request.
+                    _settle(deployment)
                 _settle(deployment)
             finally:
                 factory.reset()

@@ -135,6 +135,23 @@ def _parse(definition: str) -> tuple[Any, Any]:
 
 
 _ORIGINAL_PARSE: Any = None
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached_client(original: Any) -> Any:
+    # moto's interpreter builds a new boto3 client for every service-integration call
+    # (about a tenth of a workflow's time here); clients are thread-safe, so reuse them.
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        key = (region, service, botocore_stubber.enabled, moto_server_port())
+        with _LOCK:
+            if key not in _CLIENTS:
+                _CLIENTS[key] = original(region, service, state_credentials)
+            return _CLIENTS[key]
+
+    return client_for
 
 
 @contextmanager
@@ -151,8 +168,13 @@ def patched_moto() -> Iterator[None]:
     global _ORIGINAL_PARSE
     if _ORIGINAL_PARSE is None:
         _ORIGINAL_PARSE = AmazonStateLanguageParser.parse
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+
     communication = execution.BaseExecutionWorkerCommunication
     with ExitStack() as stack:
+        for module in (lambda_eval_utils, state_task_service_dynamodb):
+            stack.enter_context(mock.patch.object(module, "boto_client_for", _cached_client(module.boto_client_for)))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse)))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke))
         stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure))
@@ -163,7 +185,10 @@ def patched_moto() -> Iterator[None]:
                 communication, "_reflect_execution_status", _patched_reflect(communication._reflect_execution_status)
             )
         )
-        yield
+        try:
+            yield
+        finally:
+            _CLIENTS.clear()  # they belong to this emulation
 
 
 @contextmanager

@@ -10,6 +10,10 @@ from threadline.models.domain import Step
 from threadline.store.attributes import TypeDeserializer, TypeSerializer
 from threadline.timeutil import normalize
 
+_DEFAULT_MESSAGES = {
+    "States.Timeout": "The step did not finish within its timeout",
+    "States.HeartbeatTimeout": "The step stopped sending heartbeats",
+}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -70,4 +74,7 @@ def step_error(raw: str) -> dict[str, Any]:
         message = json.loads(cause).get("errorMessage", cause)
     except (ValueError, AttributeError):
         message = cause
-    return {"type": error.get("Error", "Error"), "message": message}
+    kind = error.get("Error", "Error")
+    if not message:  # e.g. a timeout, which Step Functions reports without a cause
+        message = _DEFAULT_MESSAGES.get(kind, kind)
+    return {"type": kind, "message": message}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 # Index choice when several filters are given: the most selective dimension
 # is queried, the others refine it (documented in docs/architecture.md).
-_FILTERED_PAGE = 100
 _MAX_READ_AHEAD = 1000
 _DIMENSION_PRIORITY: tuple[keys.Dimension, ...] = ("context", "project", "type", "status")
 
@@ -177,18 +177,20 @@ class ThreadStore:
 
         wanted_count = page.offset + page.limit + 1
         collected: list[dict[str, Any]] = []
+        evaluated = matched = 0
         while len(collected) < wanted_count:
             missing = wanted_count - len(collected)
-            # A FilterExpression drops items after Limit counts them: read ahead so that a
-            # selective filter takes a few round trips, not one per match.
-            request = dict(
-                query,
-                Limit=min(_MAX_READ_AHEAD, max(missing, _FILTERED_PAGE)) if "FilterExpression" in query else missing,
-            )
+            # A FilterExpression drops items after Limit counts them. Ask for what is missing,
+            # scaled by the share of items the filter kept so far (with a margin), so a
+            # selective filter takes a few round trips and an unselective one reads no extra.
+            ahead = math.ceil(missing * 1.25 * evaluated / matched) if matched else missing * (4 if evaluated else 1)
+            request = dict(query, Limit=max(missing, min(_MAX_READ_AHEAD, ahead)))
             if start:
                 request["ExclusiveStartKey"] = start
             reply = self._db.query(TableName=self._table, **request)
             collected.extend(deserialize(i) for i in reply.get("Items", []))
+            evaluated += reply.get("ScannedCount", 0)
+            matched += reply.get("Count", 0)
             start = reply.get("LastEvaluatedKey")
             if not start:
                 break
