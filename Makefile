@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_BUILD_DIR ?= .aws-sam/build
 
-.PHONY: install install-sam dev test lint template-check pytest bench openapi clean
+.PHONY: install install-sam dev test lint template-check pytest pytest-lambda-python bench openapi clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,20 @@ template-check: install install-sam
 pytest: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The tests run last so their summary closes the output.
-test: lint template-check pytest
+# Lambda runs Python 3.12+: the unit tests and a workflow and create-thread slice run
+# on it too, when a 3.12 is on this machine (on the PATH or through pyenv).
+LAMBDA_PY := $(shell if python3.12 -c "" 2>/dev/null; then echo python3.12; \
+	elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv latest 3.12 2>/dev/null); then echo "$$(pyenv root)/versions/$$v/bin/python3.12"; fi)
+
+pytest-lambda-python:
+	@if [ -z "$(LAMBDA_PY)" ]; then echo "skipped: no Python 3.12 on this machine"; else \
+		[ -x .venv-py312/bin/python ] || $(LAMBDA_PY) -m venv .venv-py312; \
+		.venv-py312/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]" && \
+		.venv-py312/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/integration/test_workflow.py \
+			tests/integration/test_create_thread.py; fi
+
+# The full tests run last so their summary closes the output.
+test: lint template-check pytest-lambda-python pytest
 
 bench: install
 	$(PY) -m threadline_tools.bench $(ARGS)
