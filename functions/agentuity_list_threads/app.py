@@ -12,6 +12,7 @@ from threadline.api.http import query_names, resolve
 from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_threads import agentuity_query, list_threads
 from threadline.models.agentuity import AgentuityThread, AgentuityThreadListResponse
+from threadline.models.limits import MAX_PAGE_SIZE
 from threadline.store.factory import thread_store
 
 logger = Logger(service="threadline")
@@ -21,8 +22,8 @@ register_error_handlers(app, Dialect.AGENTUITY)
 
 @app.get("/thread", summary="List threads (Agentuity)", tags=["agentuity"], operation_id="agentuityListThreads")
 def handle_agentuity_list_threads(
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Max results, default 10.")] = None,
-    count: Annotated[int | None, Query(ge=1, le=100, description="Old alias of limit.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Max results, default 10.")] = None,
+    count: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Old alias of limit.")] = None,
     offset: Annotated[int, Query(ge=0, le=10000)] = 0,
     sort: Annotated[Literal["created", "updated"], Query()] = "created",
     direction: Annotated[Literal["asc", "desc"], Query()] = "desc",

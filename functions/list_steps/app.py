@@ -11,6 +11,7 @@ from threadline.api.errors import Dialect, register_error_handlers
 from threadline.api.http import query_names, resolve
 from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_steps import list_steps
+from threadline.models.limits import MAX_PAGE_SIZE
 from threadline.models.native import StepListOut
 from threadline.store.factory import step_store, thread_store
 
@@ -22,7 +23,7 @@ register_error_handlers(app, Dialect.NATIVE)
 @app.get("/v1/threads/<thread_id>/steps", summary="List a thread's steps", tags=["threads"], operation_id="listSteps")
 def handle_list_steps(
     thread_id: str,
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 20).")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, 1-100 (default 20).")] = None,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
 ) -> StepListOut:
     """The thread's steps in the order they started, with their artifacts."""

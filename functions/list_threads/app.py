@@ -12,6 +12,7 @@ from threadline.api.http import query_names, resolve
 from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_threads import list_threads, native_query
 from threadline.models.domain import ThreadStatus
+from threadline.models.limits import MAX_PAGE_SIZE
 from threadline.models.native import ThreadListOut, ThreadSummaryOut
 from threadline.store.factory import thread_store
 
@@ -23,8 +24,8 @@ register_error_handlers(app, Dialect.NATIVE)
 @app.get("/v1/threads", summary="List threads", tags=["threads"], operation_id="listThreads")
 def handle_list_threads(
     page: Annotated[int | None, Query(ge=1, le=1000, description="Page number (with per_page).")] = None,
-    per_page: Annotated[int | None, Query(ge=1, le=100, description="Page size, 1-100 (default 10).")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size for cursor paging.")] = None,
+    per_page: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, 1-100 (default 10).")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size for cursor paging.")] = None,
     cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page.")] = None,
     business_id: Annotated[str | None, Query(max_length=128)] = None,
     context_type: Annotated[str | None, Query(max_length=64)] = None,

@@ -177,6 +177,7 @@ def _encode(parts: dict[str, Any]) -> str:
     ("make_cursor", "query"),
     [
         pytest.param(lambda c: "!!not-a-cursor!!", {}, id="garbage"),
+        pytest.param(lambda c: "", {}, id="empty"),
         pytest.param(lambda c: _encode({"k": "x", "q": "y"}), {}, id="not-a-position"),
         pytest.param(lambda c: c, {"status": "running"}, id="from-another-filter"),
         pytest.param(lambda c: c, {"sort": "updated_at"}, id="from-another-sort"),

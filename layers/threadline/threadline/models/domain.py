@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 ThreadStatus = Literal["running", "interrupted", "completed", "failed", "cancelled"]
 StepStatus = Literal["running", "completed", "failed", "cancelled", "waiting"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "interrupted"})
-THREAD_STATUSES: tuple[str, ...] = ("running", "interrupted", "completed", "failed", "cancelled")
 
 
 class Tenant(BaseModel):

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import ConflictError, InvalidParameterError
-from threadline.models.domain import Step
+from threadline.models.domain import ACTIVE_STATUSES, Step
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize, step_from_item
 from threadline.timeutil import now_iso
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 OPEN_STEP_STATUSES = ("running", "waiting")
-ACTIVE_THREAD_STATUSES = ("running", "interrupted")
 
 
 class StepStore:
@@ -136,7 +135,7 @@ class StepStore:
 
     def close_thread(self, org_id: str, thread_id: str, status: str) -> bool:
         """Move an active thread to a final ``status``; False when it had already finished."""
-        transition = self._thread_transition(org_id, thread_id, status, ACTIVE_THREAD_STATUSES, now_iso())
+        transition = self._thread_transition(org_id, thread_id, status, tuple(sorted(ACTIVE_STATUSES)), now_iso())
         try:
             self._db.update_item(**transition["Update"])
         except self._db.exceptions.ConditionalCheckFailedException:

@@ -173,7 +173,11 @@ class ThreadStore:
         }
         _add_filters(query, wanted, dimension)
         fingerprint = _fingerprint(query)
-        start = _decode_cursor(page.cursor, fingerprint, partition, attribute, page.sort) if page.cursor else None
+        start = (
+            _decode_cursor(page.cursor, fingerprint, partition, attribute, page.sort)
+            if page.cursor is not None
+            else None
+        )
 
         wanted_count = page.offset + page.limit + 1
         collected: list[dict[str, Any]] = []
