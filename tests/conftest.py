@@ -19,14 +19,16 @@ import botocore.loaders
 import botocore.session
 import pytest
 from moto import mock_aws
-from threadline.auth.api_keys import KEY_PATTERN, ApiKeyRecord, generate_key, hash_key
+from threadline import clients, wiring
+from threadline.auth.api_keys import KEY_PATTERN, generate_key, hash_key
+from threadline.models.agent_types import AgentType
+from threadline.models.api_keys import ApiKeyRecord
 from threadline.models.domain import Requester, Thread
-from threadline.store import clients, factory
 from threadline.store import keys as store_keys
 from threadline.store.api_keys import ApiKeyStore
+from threadline.store.plan import plan_execution
 from threadline.timeutil import format_time, now_iso
-from threadline.workflow.executions import execution_input
-from threadline.workflow.registry import agent_type
+from threadline.workflow.agent_types import agent_type
 from threadline_tools.execution_events import reconcile_ended
 from threadline_tools.gateway import Gateway, LambdaContext, Reply
 from threadline_tools.lambda_bridge import bridged, patched_moto
@@ -34,6 +36,11 @@ from threadline_tools.provision import Deployment, provision
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def execution_input(thread: Thread, agent: AgentType) -> dict[str, Any]:
+    """The execution input the store plans for ``thread``, as the state machine receives it (JSON)."""
+    return plan_execution(thread, agent).model_dump(mode="json")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -62,10 +69,10 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
         with bridged(created.functions):
             for name, value in created.environment().items():
                 monkeypatch.setenv(name, value)
-            factory.reset()
+            wiring.reset()
             yield created
             settle(created)  # no workflow may outlive the emulation it writes to
-            factory.reset()
+            wiring.reset()
 
 
 class Keys:
@@ -167,7 +174,7 @@ def thread_items(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 def sample_business() -> dict[str, Any]:
-    """A complete business document (the schema of threadline.agents.cip): the body of events/put_context.json."""
+    """A complete business document (the schema of threadline_agents.cip.record): events/put_context.json's body."""
     document: dict[str, Any] = json.loads(load_event("put_context.json")["body"])
     return document
 
@@ -230,7 +237,7 @@ class Seed:
             **fields,
         }
         thread = Thread(**values)
-        factory.thread_store().create(thread, execution_name=thread.id)
+        wiring.thread_store().create(thread, execution_name=thread.id)
         return thread
 
     def context(
@@ -238,7 +245,7 @@ class Seed:
     ) -> None:
         """Store a context document straight through the repository."""
         text = json.dumps(sample_business() if document is None else document)
-        factory.context_store().put(org_id, context_type, context_id, text, now_iso())
+        wiring.context_store().put(org_id, context_type, context_id, text, now_iso())
 
     def business(self, *business_ids: str, org_id: str = "acme", document: dict[str, Any] | None = None) -> None:
         """Store business contexts (threads are created on contexts that exist)."""

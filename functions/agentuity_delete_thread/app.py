@@ -1,20 +1,13 @@
 """DELETE /thread/{id}: soft delete, Agentuity dialect."""
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import resolve
+from threadline import wiring
+from threadline.api.agentuity import AGENTUITY
+from threadline.api.agentuity.models import AgentuitySuccess
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.delete_thread import delete_thread
-from threadline.models.agentuity import AgentuitySuccess
-from threadline.settings import settings
-from threadline.store.factory import thread_store, workflow_runner
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.AGENTUITY)
+app = rest_app(AGENTUITY)
 
 
 @app.delete(
@@ -28,13 +21,11 @@ def handle_agentuity_delete_thread(thread_id: str) -> AgentuitySuccess:
     delete_thread(
         current_tenant(app, WRITE),
         thread_id,
-        store=thread_store(),
-        runner=workflow_runner(),
-        retention_days=settings().retention_days,
+        store=wiring.thread_store(),
+        runner=wiring.workflow_runner(),
+        retention_days=wiring.settings().retention_days,
     )
     return AgentuitySuccess()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.AGENTUITY)
+lambda_handler = entry(app)

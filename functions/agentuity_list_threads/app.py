@@ -2,22 +2,17 @@
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import query_names, resolve
+from threadline import wiring
+from threadline.api.agentuity import AGENTUITY
+from threadline.api.agentuity.models import AgentuityThread, AgentuityThreadListResponse
+from threadline.api.agentuity.query import agentuity_query
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import READ, current_tenant
-from threadline.logic.list_threads import agentuity_query, list_threads
-from threadline.models.agentuity import AgentuityThread, AgentuityThreadListResponse
+from threadline.logic.list_threads import list_threads
 from threadline.models.limits import MAX_PAGE_SIZE
-from threadline.store.factory import thread_store
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.AGENTUITY)
+app = rest_app(AGENTUITY)
 
 
 @app.get("/thread", summary="List threads (Agentuity)", tags=["agentuity"], operation_id="agentuityListThreads")
@@ -44,13 +39,8 @@ def handle_agentuity_list_threads(
         project_id=project_id,
         metadata=metadata,
     )
-    result = list_threads(tenant, wanted, window, store=thread_store())
+    result = list_threads(tenant, wanted, window, store=wiring.thread_store())
     return AgentuityThreadListResponse(data=[AgentuityThread.from_thread(t) for t in result.threads])
 
 
-ALLOWED_QUERY = query_names(handle_agentuity_list_threads)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.AGENTUITY, ALLOWED_QUERY)
+lambda_handler = entry(app)

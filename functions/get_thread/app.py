@@ -1,27 +1,19 @@
 """GET /v1/threads/{id}: one thread with its steps."""
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import resolve
+from threadline import wiring
+from threadline.api.native import NATIVE
+from threadline.api.native.models import ThreadOut
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import READ, current_tenant
 from threadline.logic.get_thread import get_thread
-from threadline.models.native import ThreadOut
-from threadline.store.factory import thread_store
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.NATIVE)
+app = rest_app(NATIVE)
 
 
 @app.get("/v1/threads/<thread_id>", summary="Retrieve a thread", tags=["threads"], operation_id="getThread")
 def handle_get_thread(thread_id: str) -> ThreadOut:
     """A thread with its steps; 404 when absent, deleted or another tenant's."""
-    return ThreadOut.from_thread(get_thread(current_tenant(app, READ), thread_id, store=thread_store()))
+    return ThreadOut.from_thread(get_thread(current_tenant(app, READ), thread_id, store=wiring.thread_store()))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.NATIVE)
+lambda_handler = entry(app)

@@ -2,22 +2,16 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import query_names, resolve
+from threadline import wiring
+from threadline.api.native import NATIVE
+from threadline.api.native.models import StepListOut
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_steps import list_steps
 from threadline.models.limits import MAX_PAGE_SIZE
-from threadline.models.native import StepListOut
-from threadline.store.factory import step_store, thread_store
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.NATIVE)
+app = rest_app(NATIVE)
 
 
 @app.get("/v1/threads/<thread_id>/steps", summary="List a thread's steps", tags=["threads"], operation_id="listSteps")
@@ -28,14 +22,14 @@ def handle_list_steps(
 ) -> StepListOut:
     """The thread's steps in the order they started, with their artifacts."""
     page, next_cursor = list_steps(
-        current_tenant(app, READ), thread_id, limit or 20, cursor, store=thread_store(), steps=step_store()
+        current_tenant(app, READ),
+        thread_id,
+        limit or 20,
+        cursor,
+        store=wiring.thread_store(),
+        steps=wiring.step_store(),
     )
     return StepListOut(data=page, has_more=next_cursor is not None, next_cursor=next_cursor)
 
 
-ALLOWED_QUERY = query_names(handle_list_steps)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.NATIVE, ALLOWED_QUERY)
+lambda_handler = entry(app)

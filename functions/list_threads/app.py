@@ -2,23 +2,18 @@
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import query_names, resolve
+from threadline import wiring
+from threadline.api.native import NATIVE
+from threadline.api.native.models import ThreadListOut, ThreadSummaryOut
+from threadline.api.native.query import native_query
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import READ, current_tenant
-from threadline.logic.list_threads import list_threads, native_query
+from threadline.logic.list_threads import list_threads
 from threadline.models.domain import ThreadStatus
 from threadline.models.limits import MAX_PAGE_SIZE
-from threadline.models.native import ThreadListOut, ThreadSummaryOut
-from threadline.store.factory import thread_store
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.NATIVE)
+app = rest_app(NATIVE)
 
 
 @app.get("/v1/threads", summary="List threads", tags=["threads"], operation_id="listThreads")
@@ -57,7 +52,7 @@ def handle_list_threads(
         sort=sort,
         direction=direction,
     )
-    result = list_threads(tenant, wanted, window, store=thread_store())
+    result = list_threads(tenant, wanted, window, store=wiring.thread_store())
     return ThreadListOut(
         data=[ThreadSummaryOut.from_thread(t) for t in result.threads],
         has_more=result.has_more,
@@ -66,9 +61,4 @@ def handle_list_threads(
     )
 
 
-ALLOWED_QUERY = query_names(handle_list_threads)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.NATIVE, ALLOWED_QUERY)
+lambda_handler = entry(app)

@@ -1,32 +1,17 @@
-"""ANY on a known path whose method has no route: 405 with an Allow header."""
+"""ANY on a known path whose method has no route: 405 with an Allow header, from the route table."""
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, error_response
+from __future__ import annotations
 
-# Methods each path serves (tests check this against template.yaml).
-ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
-    "/v1/threads": ("GET", "POST"),
-    "/v1/threads/{thread_id}": ("GET", "DELETE"),
-    "/thread": ("GET",),
-    "/thread/{thread_id}": ("GET", "DELETE"),
-    "/v1/threads/{thread_id}/steps": ("GET",),
-    "/v1/threads/{thread_id}/cancel": ("POST",),
-    "/v1/threads/{thread_id}/steps/{step_id}/resolve": ("POST",),
-    "/v1/contexts/{context_type}/{context_id}": ("GET", "PUT", "DELETE"),
-    "/v1/agents": ("GET",),
-}
+from typing import TYPE_CHECKING, Any
+
+from threadline.api.routes import allowed_methods, dialect_of
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     resource = event.get("resource", "")
-    allowed = ", ".join(ALLOWED_METHODS.get(resource, ()))
-    dialect = Dialect.AGENTUITY if resource.startswith("/thread") else Dialect.NATIVE
-    response = error_response(
-        dialect, 405, "method_not_allowed", f"{event.get('httpMethod')} is not allowed on {resource}; use {allowed}"
-    )
-    return {
-        "statusCode": 405,
-        "headers": {"Content-Type": "application/json", "Allow": allowed},
-        "body": response.body,
-        "isBase64Encoded": False,
-    }
+    allowed = ", ".join(allowed_methods(resource))
+    message = f"{event.get('httpMethod')} is not allowed on {resource}; use {allowed}"
+    return dialect_of(resource).error_reply(405, "method_not_allowed", message, headers={"Allow": allowed})

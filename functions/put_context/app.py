@@ -2,22 +2,17 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from threadline.api.errors import Dialect, register_error_handlers
-from threadline.api.http import resolve
+from threadline import wiring
+from threadline.api.native import NATIVE
+from threadline.api.native.contexts import ContextOut
+from threadline.api.route import entry, rest_app
 from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.contexts import put_context
-from threadline.models.contexts import ContextOut
-from threadline.models.native import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
-from threadline.store.factory import context_store
+from threadline.models.domain import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
 
-logger = Logger(service="threadline")
-app = APIGatewayRestResolver(enable_validation=True)
-register_error_handlers(app, Dialect.NATIVE)
+app = rest_app(NATIVE)
 
 
 @app.put(
@@ -36,7 +31,7 @@ def handle_put_context(
     (whose `created_at` it keeps). Threads are created on contexts that exist. A document over
     64 KB is a 413; contexts are the org's, whatever the key's project."""
     context, created = put_context(
-        current_tenant(app, WRITE), context_type, context_id, document, store=context_store()
+        current_tenant(app, WRITE), context_type, context_id, document, store=wiring.context_store()
     )
     return Response(
         status_code=201 if created else 200,
@@ -45,6 +40,4 @@ def handle_put_context(
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve(app, event, context, Dialect.NATIVE)
+lambda_handler = entry(app)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from threadline import wiring
 from threadline.logic.reconcile_thread import reconcile_thread
-from threadline.store.factory import step_store
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,6 +17,7 @@ logger = Logger(service="threadline")
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = reconcile_thread(event.get("detail") or {}, steps=step_store())
-    logger.info("reconciled", extra={"execution": (event.get("detail") or {}).get("name"), **result})
+    detail = event.get("detail") or {}
+    result = reconcile_thread(detail, steps=wiring.step_store(), statuses=wiring.status_store())
+    logger.info("reconciled", extra={"execution": detail.get("name"), **result})
     return result

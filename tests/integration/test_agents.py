@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from threadline.store import clients
-from threadline.workflow.registry import AGENT_TYPES
+from threadline import clients
+from threadline.workflow.agent_types import AGENT_TYPES
 from threadline_tools.provision import Deployment
 
 from tests.conftest import Api, Keys, Seed, changes_nothing, error_body, invoke, load_event

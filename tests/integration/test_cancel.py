@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from threadline.agents import registry as agents
-from threadline.agents.base import AgentInput, AgentResult
-from threadline.store import clients
+import threadline_agents.cip
+from threadline import clients
+from threadline.models.workflow import AgentInput, AgentResult
 from threadline.store import keys as store_keys
 from threadline_tools.provision import Deployment
 
@@ -128,7 +128,7 @@ def test_cancelling_while_a_step_runs_stops_the_workflow_there(
         release.wait(10)
         return AgentResult(artifacts=[{"title": "late", "type": "late"}], output={"decision": "approve"})
 
-    monkeypatch.setitem(agents.AGENTS, "cip.decision", held)
+    monkeypatch.setattr(threadline_agents.cip, "decision", held)
     created = start_thread(api, "clean")
     decision = poll(lambda: raw_step(deployment, created["id"], "STEP#005#decision"), lambda item: bool(item))
     assert decision["status"] == {"S": "running"}

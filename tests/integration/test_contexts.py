@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from threadline import clients
+from threadline.api.native.models import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
 from threadline.models.contexts import MAX_CONTEXT_BYTES
 from threadline.models.limits import MAX_BODY_BYTES
-from threadline.models.native import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
-from threadline.store import clients
 from threadline.store import keys as store_keys
 from threadline.store.contexts import ContextStore
 from threadline_tools.provision import Deployment

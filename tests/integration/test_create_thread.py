@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from threadline.models.domain import IDENTIFIER_PATTERN
 from threadline.models.limits import MAX_BODY_BYTES
-from threadline.models.native import IDENTIFIER_PATTERN
 from threadline.workflow.executions import WorkflowRunner
 from threadline_tools.provision import Deployment
 
@@ -156,7 +156,7 @@ def test_a_workflow_that_cannot_start_fails_the_thread(
     api: Api, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given Step Functions refuses to start executions
-    def refuse(self: WorkflowRunner, thread: Any) -> None:
+    def refuse(self: WorkflowRunner, execution_name: str, plan: Any) -> None:
         raise RuntimeError("StartExecution failed")
 
     monkeypatch.setattr(WorkflowRunner, "start", refuse)

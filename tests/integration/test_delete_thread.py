@@ -7,9 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from threadline.store import clients, factory
+from threadline import clients, wiring
+from threadline.store.plan import plan_execution
+from threadline.workflow.agent_types import CIP_ORCHESTRATOR
 from threadline.workflow.executions import WorkflowRunner
-from threadline.workflow.registry import CIP_ORCHESTRATOR
 from threadline_tools.provision import ROLE_ARN, Deployment
 from threadline_tools.template import ROOT
 
@@ -144,7 +145,7 @@ def slow_workflow(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> st
         name="threadline-slow-workflow", definition=json.dumps(definition), roleArn=ROLE_ARN
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    factory.reset()
+    wiring.reset()
     return arn
 
 
@@ -224,8 +225,8 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
     before = raw_thread_item(deployment, "acme", thread.id)
 
     # When its workflow runs anyway
-    runner = factory.workflow_runner()
-    runner.start(thread, CIP_ORCHESTRATOR)
+    runner = wiring.workflow_runner()
+    runner.start(thread.id, plan_execution(thread, CIP_ORCHESTRATOR))
     finished = settle(deployment)
 
     # Then the execution stops at its first write (the thread is no longer running),

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from threadline.store import factory
-from threadline.workflow import registry
-from threadline.workflow.executions import step_id
+from threadline import wiring
+from threadline.models.agent_types import AgentType, StepDefinition
+from threadline.store.plan import plan_execution, step_id
+from threadline.workflow import agent_types as registry
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -48,15 +49,13 @@ def not_waiting(step: str) -> dict[str, Any]:
 
 
 # A record check, then a person decides: the resolve route's errors without the whole CIP's run.
-REVIEW_ONLY = registry.AgentType(
+REVIEW_ONLY = AgentType(
     name="review_only",
     description="Checks the business record, then waits for a person.",
     context_types=("business",),
     steps=(
-        registry.StepDefinition("business_record", "Business record completeness", agent="cip.business_record"),
-        registry.StepDefinition(
-            "human_review", "Human review", agent="human", type="interrupt", parent="business_record"
-        ),
+        StepDefinition("business_record", "Business record completeness", agent="cip.business_record"),
+        StepDefinition("human_review", "Human review", agent="human", type="interrupt", parent="business_record"),
     ),
 )
 
@@ -90,7 +89,7 @@ def test_the_events_file_resolves_the_waiting_step(seed: Seed, deployment: Deplo
     thread_id, review_id = event["pathParameters"]["thread_id"], event["pathParameters"]["step_id"]
     seed.business("biz_123", document=business_document("suspicious"))
     thread = seed.thread("acme", id=thread_id, context_id="biz_123")
-    factory.workflow_runner().start(thread, registry.CIP_ORCHESTRATOR)
+    wiring.workflow_runner().start(thread.id, plan_execution(thread, registry.CIP_ORCHESTRATOR))
     settle_interrupted(deployment, thread_id)
 
     # When the resolve_step event is handled
@@ -100,7 +99,7 @@ def test_the_events_file_resolves_the_waiting_step(seed: Seed, deployment: Deplo
     assert result["statusCode"] == 200, result["body"]
     assert review_id == step_id(thread_id, "human_review")
     assert settle(deployment) == [{"name": thread_id, "status": "SUCCEEDED"}]
-    stored = factory.thread_store().get("acme", thread_id)[0]
+    stored = wiring.thread_store().get("acme", thread_id)[0]
     review = next(s for s in stored.steps if s.name == "human_review")
     assert (stored.status, review.status, review.output) == ("completed", "completed", {"decision": "approve"})
     assert review.artifacts[0].model_dump()["content"] == {

@@ -9,12 +9,11 @@ import time
 from typing import Any
 
 import pytest
-from threadline.agents import registry as agents
-from threadline.agents.base import AgentInput, AgentResult
+import threadline_agents.cip
+from threadline import wiring
 from threadline.models.domain import Thread
-from threadline.store import factory
-from threadline.workflow.executions import execution_input
-from threadline.workflow.registry import CIP_ORCHESTRATOR
+from threadline.models.workflow import AgentInput, AgentResult
+from threadline.workflow.agent_types import CIP_ORCHESTRATOR
 from threadline_tools.execution_events import status_change_event
 from threadline_tools.provision import Deployment
 
@@ -22,6 +21,7 @@ from tests.conftest import (
     Api,
     Seed,
     describe_execution,
+    execution_input,
     invoke,
     load_event,
     raw_thread_item,
@@ -75,7 +75,7 @@ def test_a_failing_agent_fails_its_step_and_the_thread(
     def broken(agent_input: AgentInput) -> AgentResult:
         raise TinRegistryError("the business registry is unreadable")
 
-    monkeypatch.setitem(agents.AGENTS, "cip.business_record", broken)
+    monkeypatch.setattr(threadline_agents.cip, "business_record", broken)
 
     # When a thread runs
     created = start_thread(api, "clean")
@@ -116,8 +116,8 @@ def test_a_failing_check_fails_the_thread_and_the_reconciler_closes_its_siblings
         release.wait(10)
         return AgentResult(artifacts=[{"title": "late", "type": "late"}], output={})
 
-    monkeypatch.setitem(agents.AGENTS, "cip.tin_check", broken)
-    monkeypatch.setitem(agents.AGENTS, "cip.address_check", slow)
+    monkeypatch.setattr(threadline_agents.cip, "tin_check", broken)
+    monkeypatch.setattr(threadline_agents.cip, "address_check", slow)
 
     # When a thread runs
     try:
@@ -277,4 +277,4 @@ def test_other_events_change_nothing(seed: Seed, deployment: Deployment) -> None
 
 def fetch(thread: Thread) -> Thread:
     """The thread and its steps as stored."""
-    return factory.thread_store().get(thread.org_id, thread.id)[0]
+    return wiring.thread_store().get(thread.org_id, thread.id)[0]

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from threadline import clients
 from threadline.models.domain import Thread
-from threadline.store import clients
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (

@@ -9,11 +9,11 @@ import threading
 from typing import Any
 
 import pytest
-from threadline.agents import registry as agents
-from threadline.agents.base import AgentInput, AgentResult
-from threadline.store import clients
+import threadline_agents.cip
+from threadline import clients
+from threadline.models.workflow import AgentInput, AgentResult
 from threadline.store import keys as store_keys
-from threadline.workflow.executions import step_id
+from threadline.store.plan import step_id
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -270,7 +270,7 @@ def test_the_checks_run_at_the_same_time_under_the_business_record(
         return run
 
     for name in CHECKS:
-        monkeypatch.setitem(agents.AGENTS, f"cip.{name}", meeting(agents.AGENTS[f"cip.{name}"]))
+        monkeypatch.setattr(threadline_agents.cip, name, meeting(getattr(threadline_agents.cip, name)))
 
     # When a thread runs
     created = start_thread(api, "clean")

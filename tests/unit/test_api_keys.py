@@ -6,8 +6,9 @@ import base64
 import hashlib
 
 import pytest
-from threadline.auth.api_keys import KEY_PATTERN, PREFIX, ApiKeyRecord, generate_key, hash_key, parse_bearer
-from threadline.store import clients
+from threadline import clients
+from threadline.auth.api_keys import KEY_PATTERN, generate_key, hash_key, parse_bearer
+from threadline.models.api_keys import PREFIX, ApiKeyRecord
 from threadline.store.api_keys import ApiKeyStore
 from threadline_tools.provision import Deployment
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from threadline_tools import bench
+from threadline_tools.bench_dynamodb import dynamodb_costs
+from threadline_tools.bench_report import render, versions
 
 
 @pytest.fixture(scope="module")
 def costs() -> dict[str, Any]:
-    return bench.dynamodb_costs(threads=20)
+    return dynamodb_costs(threads=20)
 
 
 def _request(costs: dict[str, Any], name: str) -> dict[str, Any]:
@@ -43,5 +44,5 @@ def test_lists_query_the_index_of_their_filter(costs: dict[str, Any]) -> None:
 
 
 def test_the_report_renders(costs: dict[str, Any]) -> None:
-    text = bench.render({"versions": bench._versions(), "dynamodb": costs})
+    text = render({"versions": versions(), "dynamodb": costs})
     assert "get thread" in text and "DynamoDB per request" in text

@@ -8,17 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from threadline.agents.base import AgentInput, AgentResult, PreviousStep
-from threadline.agents.cip import business_record, decide, decision, normalize_entity_type, review_record
-from threadline.agents.cip_address import (
+from threadline.models.workflow import AgentInput, AgentResult, PreviousStep
+from threadline.workflow.agent_types import AGENT_TYPES, CIP_ORCHESTRATOR
+from threadline.workflow.agents import UnknownAgentError, agent_names, run_agent
+from threadline_agents.cip.address import (
     address_check,
     check_address,
     is_po_box,
     normalize_postal_code,
     normalize_state,
 )
-from threadline.agents.cip_tin import EIN_PREFIXES, check_ein, tin_check
-from threadline.agents.cip_watchlist import (
+from threadline_agents.cip.record import business_record, decide, decision, normalize_entity_type, review_record
+from threadline_agents.cip.tin import EIN_PREFIXES, check_ein, tin_check
+from threadline_agents.cip.watchlist import (
     WatchlistError,
     builtin_watchlist,
     normalize_name,
@@ -26,8 +28,6 @@ from threadline.agents.cip_watchlist import (
     status_for,
     watchlist_screening,
 )
-from threadline.agents.registry import AGENTS, UnknownAgentError, run_agent
-from threadline.workflow.registry import AGENT_TYPES, CIP_ORCHESTRATOR
 
 BUSINESSES = Path(__file__).resolve().parents[2] / "events" / "businesses"
 CHECKS = ("business_record", "tin_check", "address_check", "watchlist_screening")
@@ -106,7 +106,7 @@ def test_every_agent_a_step_names_is_registered() -> None:
     wanted = {step.agent for kind in AGENT_TYPES.values() for step in kind.steps if step.type == "activity"}
 
     # Then each is registered, and no registered agent is unused
-    assert wanted == set(AGENTS)
+    assert wanted == agent_names()
     assert {step.agent for step in CIP_ORCHESTRATOR.steps if step.type == "activity"} == {
         "cip.business_record",
         "cip.tin_check",

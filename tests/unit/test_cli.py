@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
+from threadline import clients
 from threadline.auth.api_keys import KEY_PATTERN, hash_key
-from threadline.store import clients
 from threadline.store.api_keys import ApiKeyStore
 from threadline_tools import cli
 from threadline_tools.provision import Deployment

@@ -10,10 +10,10 @@ import pytest
 from threadline.models.domain import Thread
 from threadline.store.attributes import TypeDeserializer
 from threadline.store.items import step_from_item
-from threadline.workflow.executions import execution_input, step_id
-from threadline.workflow.registry import CIP_ORCHESTRATOR, AgentType, Condition, StepDefinition
+from threadline.store.plan import step_id
+from threadline.workflow.agent_types import CIP_ORCHESTRATOR, AgentType, Condition, StepDefinition
 
-from tests.conftest import load_event
+from tests.conftest import execution_input, load_event
 
 THREAD_ID = "0b9f6c2e-6f2a-4c5e-9a51-6d1f0f3c2a7b"
 PK = f"T#acme#{THREAD_ID}"

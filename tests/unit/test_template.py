@@ -6,9 +6,16 @@ import json
 import re
 from collections import defaultdict
 
-from threadline_tools.template import ROOT, authorizer_function, function_code, resources, routes
+from threadline.api.routes import allowed_methods, paths
+from threadline_tools.template import (
+    ROOT,
+    authorizer_function,
+    function_code,
+    resources,
+    routes,
+    template_routes,
+)
 
-from functions.method_not_allowed.app import ALLOWED_METHODS
 from tests.conftest import EVENTS, load_event
 
 
@@ -16,16 +23,25 @@ def test_the_405_function_knows_exactly_the_templates_methods_per_path() -> None
     # Given the template's routes
     served: dict[str, set[str]] = defaultdict(set)
     catch_all: set[str] = set()
-    for route in routes():
+    for route in template_routes():
         if route.method == "ANY":
             assert route.function == "MethodNotAllowedFunction"
             catch_all.add(route.path)
         else:
             served[route.path].add(route.method)
 
-    # Then the 405 function lists each path's methods, and catches every other method on every path
-    assert {path: set(methods) for path, methods in ALLOWED_METHODS.items()} == served
+    # Then the route table the 405 function reads lists each path's methods, and the 405
+    # function catches every other method on every path
+    assert {path: set(allowed_methods(path)) for path in paths()} == served
     assert catch_all == set(served)
+
+
+def test_the_route_table_is_the_templates_routes() -> None:
+    # The local server routes by the layer's route table; API Gateway by template.yaml
+    def key(route: object) -> tuple[str, str, str]:
+        return (route.method, route.path, route.function)  # type: ignore[attr-defined]
+
+    assert sorted(map(key, routes())) == sorted(map(key, template_routes()))
 
 
 def test_every_function_has_its_code() -> None:
@@ -38,7 +54,8 @@ def test_every_function_has_its_code() -> None:
         module, _, attribute = handler.rpartition(".")
         source = code_uri / f"{module}.py"
         assert source.is_file(), f"{logical_id}: no {source}"
-        assert f"def {attribute}(" in source.read_text(), f"{logical_id}: no {attribute} in {source}"
+        defined = re.search(rf"^(def {attribute}\(|{attribute} = )", source.read_text(), re.MULTILINE)
+        assert defined, f"{logical_id}: no {attribute} in {source}"
 
 
 def test_no_two_functions_share_a_code_uri() -> None:

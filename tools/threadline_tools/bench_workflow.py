@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from threadline_tools.bench_moto import MOTO_CONFIG
 from threadline_tools.template import ROOT
 
 SAMPLES = ("clean", "incomplete", "suspicious", "sanctioned")
@@ -18,8 +19,9 @@ SAMPLES = ("clean", "incomplete", "suspicious", "sanctioned")
 def workflow_costs() -> dict[str, Any]:
     """Run one cip_orchestrator thread per sample business and count what its execution did."""
     from moto import mock_aws
-    from threadline.auth.api_keys import ApiKeyRecord, generate_key, hash_key
-    from threadline.store import clients, factory
+    from threadline import clients, wiring
+    from threadline.auth.api_keys import generate_key, hash_key
+    from threadline.models.api_keys import ApiKeyRecord
     from threadline.store.api_keys import ApiKeyStore
     from threadline.timeutil import now_iso
 
@@ -27,11 +29,10 @@ def workflow_costs() -> dict[str, Any]:
     from threadline_tools.lambda_bridge import bridged, patched_moto
     from threadline_tools.provision import provision
 
-    config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config), patched_moto():
+    with mock_aws(config=MOTO_CONFIG), patched_moto():
         deployment = provision("bench-workflow")
         os.environ.update(deployment.environment())
-        factory.reset()
+        wiring.reset()
         with bridged(deployment.functions):
             key_id, key = generate_key()
             ApiKeyStore(clients.dynamodb(), deployment.keys_table).put(
@@ -53,7 +54,7 @@ def workflow_costs() -> dict[str, Any]:
                     gateway.request("POST", path, headers, {}, resolve)
                     status = _wait(gateway, headers, thread["id"])
                 rows.append(_count(deployment, thread["id"], sample, status, _thread(gateway, headers, thread["id"])))
-        factory.reset()
+        wiring.reset()
     return {"threads": rows}
 
 
@@ -72,7 +73,7 @@ def _wait(gateway: Any, headers: dict[str, str], thread_id: str, timeout: float 
 
 
 def _count(deployment: Any, thread_id: str, sample: str, status: str, thread: dict[str, Any]) -> dict[str, Any]:
-    from threadline.store import clients
+    from threadline import clients
 
     sfn = clients.stepfunctions()
     arn = deployment.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{thread_id}"
@@ -104,27 +105,3 @@ def _count(deployment: Any, thread_id: str, sample: str, status: str, thread: di
         "lambda_invocations": lambdas,
         "writes_per_step": round(writes / steps, 2) if steps else None,
     }
-
-
-def render(report: dict[str, Any]) -> str:
-    """The workflow section of the benchmark report."""
-    lines = [
-        "",
-        "Workflow per thread: cip_orchestrator on each sample business (a review is resolved 'approve');"
-        " counted from the execution history",
-        "",
-        f"{'sample':<12} {'thread':<11} {'decision':<9} {'steps':>5} {'transitions':>11}"
-        f" {'DynamoDB writes':>15} {'per step':>8} {'Lambda calls':>12}",
-        "-" * 90,
-    ]
-    for row in report["threads"]:
-        lines.append(
-            f"{row['sample']:<12} {row['thread_status']:<11} {row['decision'] or '-':<9} {row['steps']:>5}"
-            f" {row['state_transitions']:>11} {row['dynamodb_writes']:>15} {row['writes_per_step'] or '-':>8}"
-            f" {row['lambda_invocations']:>12}"
-        )
-    lines.append(
-        "State transitions are what a Standard workflow bills; DynamoDB writes are the state machine's own"
-        " (service integrations), excluding the agent function's interrupt bookkeeping."
-    )
-    return "\n".join(lines) + "\n"

@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from threadline.auth.api_keys import KEY_PATTERN, ORG_PATTERN, SCOPES, ApiKeyRecord, generate_key, hash_key
-from threadline.models.native import IDENTIFIER_PATTERN
+from threadline.auth.api_keys import KEY_PATTERN, ORG_PATTERN, SCOPES, generate_key, hash_key
+from threadline.models.api_keys import ApiKeyRecord
+from threadline.models.domain import IDENTIFIER_PATTERN
 from threadline.store.api_keys import ApiKeyStore
 from threadline.timeutil import now_iso
 

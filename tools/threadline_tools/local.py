@@ -57,7 +57,7 @@ LOCAL_ORG = "local"
 LOCAL_KEY_NAME = "local dev key"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # The business of the banner's curl example (a thread on an unknown business is a 404), in the
-# schema the cip agents read (threadline.agents.cip): complete, so the example thread is approved.
+# schema the cip agents read (threadline_agents.cip.record): complete, so the example thread is approved.
 SAMPLE_BUSINESS = {
     "name": "Maple Ridge Bakery LLC",
     "dba": "Maple Ridge Bakes",
@@ -264,8 +264,9 @@ def _url_host(host: str) -> str:
 
 def _store_first_key(keys_table: str, api_key: str | None = None) -> str:
     """Store ``api_key`` (or a new key) for org ``local``; returns the key."""
-    from threadline.auth.api_keys import KEY_PATTERN, ApiKeyRecord, generate_key, hash_key
-    from threadline.store import clients
+    from threadline import clients
+    from threadline.auth.api_keys import KEY_PATTERN, generate_key, hash_key
+    from threadline.models.api_keys import ApiKeyRecord
     from threadline.store.api_keys import ApiKeyStore
     from threadline.timeutil import now_iso
 

@@ -27,11 +27,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from threadline_tools.template import ROOT, load_handler, resources, routes, template
+from threadline.api.agentuity import AGENTUITY
+from threadline.api.dialect import Dialect
+from threadline.api.native import NATIVE
+from threadline.api.routes import dialect_of
+
+from threadline_tools.template import ROOT, load_module, resources, routes, template
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 TITLE = "Threadline API"
-NATIVE, AGENTUITY = "native", "agentuity"
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -107,24 +111,18 @@ def _version() -> str:
         return str(tomllib.load(handle)["project"]["version"])
 
 
-def _dialect(path: str) -> str:
-    return AGENTUITY if path == "/thread" or path.startswith("/thread/") else NATIVE
-
-
-def _response_name(status: str, dialect: str) -> str:
+def _response_name(status: str, dialect: Dialect) -> str:
     name = _ERRORS[status][0]
-    return f"Agentuity{name}" if dialect == AGENTUITY else name
+    return f"Agentuity{name}" if dialect is AGENTUITY else name
 
 
-def _example(dialect: str, status: str, source: Any) -> Any:
-    """The body of an error: API Gateway's response template, or what ``threadline.api.errors`` answers."""
+def _example(dialect: Dialect, status: str, source: Any) -> Any:
+    """The body of an error: API Gateway's response template, or what the dialect answers."""
     if isinstance(source, str):
         api = next(iter(resources("AWS::Serverless::Api").values()))["Properties"]
         return json.loads(api["GatewayResponses"][source]["ResponseTemplates"]["application/json"])
-    from threadline.api.errors import Dialect, error_response
-
     code, message, parameter = source
-    return json.loads(str(error_response(Dialect(dialect), int(status), code, message, parameter).body))
+    return dialect.error_body(code, message, parameter)
 
 
 def _error_responses() -> dict[str, Any]:
@@ -152,7 +150,7 @@ def _resolvers() -> list[tuple[str, Any, Any]]:
     """(function logical id, Powertools resolver, route handler function) of every route function."""
     found = []
     for function in dict.fromkeys(r.function for r in routes() if r.method != "ANY"):
-        module = inspect.unwrap(load_handler(function)).__globals__
+        module = vars(load_module(function))
         handlers = [v for k, v in module.items() if k.startswith("handle_") and inspect.isfunction(v)]
         found.append((function, module["app"], handlers[0] if len(handlers) == 1 else None))
     return found
@@ -205,7 +203,7 @@ def generate() -> dict[str, Any]:
                     del responses["422"]  # this API answers validation errors with 400
                 for status in _ERRORS:
                     responses.setdefault(
-                        status, {"$ref": f"#/components/responses/{_response_name(status, _dialect(path))}"}
+                        status, {"$ref": f"#/components/responses/{_response_name(status, dialect_of(path))}"}
                     )
                 if handler is not None and inspect.getdoc(handler) and "description" not in operation:
                     operation["description"] = str(inspect.getdoc(handler)).replace("``", "`")

@@ -40,7 +40,8 @@ _CfnLoader.add_multi_constructor("!", _tag)
 def template() -> dict[str, Any]:
     """The parsed template."""
     with TEMPLATE.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)
+        loaded: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
+    return loaded
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:
@@ -82,24 +83,28 @@ def function_code(logical_id: str) -> tuple[Path, str]:
     return ROOT / props["CodeUri"], handler
 
 
-def routes() -> list[Route]:
-    """Every API route of the template."""
+def template_routes() -> list[Route]:
+    """Every API route as template.yaml declares it (a test holds it to :func:`routes`)."""
     found = []
     for name, resource in resources("AWS::Serverless::Function").items():
         for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] != "Api":
-                continue
-            code_uri, handler = function_code(name)
-            found.append(
-                Route(
-                    method=event["Properties"]["Method"].upper(),
-                    path=event["Properties"]["Path"],
-                    function=name,
-                    code_uri=code_uri,
-                    handler=handler,
-                )
-            )
+            if event["Type"] == "Api":
+                found.append(_route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], name))
     return found
+
+
+def routes() -> list[Route]:
+    """Every API route, from the layer's route table (``threadline.api.routes``): each method's
+    function, and ANY on each path to the 405 function (API Gateway prefers the exact method)."""
+    from threadline.api.routes import METHOD_NOT_ALLOWED_FUNCTION, ROUTES, paths
+
+    served = [_route(route.method, route.path, route.function) for route in ROUTES]
+    return served + [_route("ANY", path, METHOD_NOT_ALLOWED_FUNCTION) for path in paths()]
+
+
+def _route(method: str, path: str, function: str) -> Route:
+    code_uri, handler = function_code(function)
+    return Route(method=method, path=path, function=function, code_uri=code_uri, handler=handler)
 
 
 def authorizer_function() -> str:
@@ -112,9 +117,14 @@ def authorizer_function() -> str:
 
 def load_handler(logical_id: str) -> Any:
     """Import a function's module from its CodeUri, as Lambda would, and return its handler."""
+    attribute = function_code(logical_id)[1].rpartition(".")[2]
+    return getattr(load_module(logical_id), attribute)
+
+
+def load_module(logical_id: str) -> ModuleType:
+    """Import a function's handler module from its CodeUri, as Lambda would (once)."""
     code_uri, handler = function_code(logical_id)
-    module_name, _, attribute = handler.rpartition(".")
-    return getattr(_load_module(code_uri / f"{module_name}.py", logical_id), attribute)
+    return _load_module(code_uri / f"{handler.rpartition('.')[0]}.py", logical_id)
 
 
 @cache

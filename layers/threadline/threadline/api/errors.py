@@ -1,30 +1,19 @@
-"""Errors to HTTP, in one place, in each dialect's shape.
-
-Native (Middesk): ``{"errors": [{"code", "message", "parameter"}]}``.
-Agentuity: ``{"success": false, "message", "code"}``.
-"""
+"""Errors to HTTP, in one place: domain errors to statuses, Powertools' validation errors to
+domain errors naming the parameter, each answered in the route's dialect's shape (its wording
+lives with the dialect, ``api.native`` / ``api.agentuity``)."""
 
 from __future__ import annotations
 
-import json
 import traceback
-from enum import Enum
-from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from threadline import errors
+from threadline.api.dialect import Dialect
 
 logger = Logger(service="threadline")
-
-
-class Dialect(Enum):
-    """The two wire dialects."""
-
-    NATIVE = "native"
-    AGENTUITY = "agentuity"
 
 
 _STATUS: dict[type[errors.ThreadlineError], int] = {
@@ -43,12 +32,9 @@ def error_response(
     dialect: Dialect, status: int, code: str, message: str, parameter: str | None = None
 ) -> Response[str]:
     """One error as a response of ``dialect``."""
-    body: dict[str, Any]
-    if dialect is Dialect.AGENTUITY:
-        body = {"success": False, "message": message, "code": code}
-    else:
-        body = {"errors": [{"code": code, "message": message, "parameter": parameter}]}
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    return Response(
+        status_code=status, content_type="application/json", body=dialect.error_json(code, message, parameter)
+    )
 
 
 def domain_error_response(dialect: Dialect, error: errors.ThreadlineError) -> Response[str]:

@@ -12,36 +12,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 
-PREFIX = "tl_"
+from threadline.models.api_keys import PREFIX
+
 KEY_PATTERN = re.compile(r"^tl_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 ORG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 SCOPES = ("read", "write")
-
-
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    """What is stored of an API key (never the key itself)."""
-
-    key_hash: str
-    key_id: str
-    org_id: str
-    name: str
-    scopes: tuple[str, ...]
-    created_at: str
-    project_id: str | None = None
-    revoked_at: str | None = None
-
-    @property
-    def active(self) -> bool:
-        """False once revoked."""
-        return self.revoked_at is None
-
-    @property
-    def display_prefix(self) -> str:
-        """The non-secret beginning of the key, e.g. ``tl_ab12cd34ef56``."""
-        return f"{PREFIX}{self.key_id}"
 
 
 def generate_key() -> tuple[str, str]:

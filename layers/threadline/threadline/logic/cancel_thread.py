@@ -5,13 +5,13 @@ from __future__ import annotations
 from threadline.errors import ConflictError
 from threadline.logic.get_thread import visible_thread
 from threadline.models.domain import ACTIVE_STATUSES, Tenant, Thread
-from threadline.store.steps import StepStore
+from threadline.store.thread_status import ThreadStatusStore
 from threadline.store.threads import ThreadStore
 from threadline.workflow.executions import WorkflowRunner
 
 
 def cancel_thread(
-    tenant: Tenant, thread_id: str, *, store: ThreadStore, steps: StepStore, runner: WorkflowRunner
+    tenant: Tenant, thread_id: str, *, store: ThreadStore, statuses: ThreadStatusStore, runner: WorkflowRunner
 ) -> Thread:
     """Mark an active thread ``cancelled`` and stop its execution; a finished one is a 409.
 
@@ -20,7 +20,7 @@ def cancel_thread(
     steps are closed when the execution's end is reconciled.
     """
     thread, execution_name = visible_thread(tenant, thread_id, store, with_steps=False)
-    if thread.status not in ACTIVE_STATUSES or not steps.close_thread(tenant.org_id, thread_id, "cancelled"):
+    if thread.status not in ACTIVE_STATUSES or not statuses.move(tenant.org_id, thread_id, "cancelled"):
         raise ConflictError(f"Thread {thread_id} has already finished ({thread.status})", "id")
     runner.stop(execution_name)
     return store.get(tenant.org_id, thread_id)[0]

@@ -13,8 +13,7 @@ from typing import Any
 
 from threadline.errors import InvalidParameterError, NotFoundError, PayloadTooLargeError
 from threadline.models.contexts import MAX_CONTEXT_BYTES, Context
-from threadline.models.domain import Tenant
-from threadline.models.native import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
+from threadline.models.domain import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN, Tenant
 from threadline.store.contexts import ContextStore
 from threadline.timeutil import now_iso
 
@@ -32,13 +31,9 @@ def is_context_path(context_type: str, context_id: str) -> bool:
 def put_context(
     tenant: Tenant, context_type: str, context_id: str, document: dict[str, Any], *, store: ContextStore
 ) -> tuple[Context, bool]:
-    """Create or replace the org's context with ``document``; returns it and whether it was created."""
-    for parameter, value, pattern in (
-        ("context_type", context_type, CONTEXT_TYPE_PATTERN),
-        ("context_id", context_id, IDENTIFIER_PATTERN),
-    ):
-        if not re.fullmatch(pattern, value):
-            raise InvalidParameterError(f"{parameter}: String should match pattern '{pattern}'", parameter)
+    """Create or replace the org's context with ``document``; returns it and whether it was created.
+
+    The path is well formed (the dialect checks ``CONTEXT_TYPE_PATTERN`` and ``IDENTIFIER_PATTERN``)."""
     return store.put(tenant.org_id, context_type, context_id, serialize_document(document), now_iso())
 
 

@@ -6,42 +6,45 @@ import uuid
 
 from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
 from threadline.logic.contexts import require_context
-from threadline.models.domain import Requester, Tenant, Thread
-from threadline.models.native import CreateThreadRequest
+from threadline.models.domain import NewThread, Requester, Tenant, Thread
 from threadline.store.contexts import ContextStore
+from threadline.store.plan import plan_execution
+from threadline.store.thread_status import ThreadStatusStore
 from threadline.store.threads import ThreadStore
 from threadline.timeutil import now_iso
+from threadline.workflow.agent_types import AGENT_TYPES, agent_type
 from threadline.workflow.executions import WorkflowRunner
-from threadline.workflow.registry import AGENT_TYPES, agent_type
 
 DEFAULT_PROJECT = "default"
 
 
 def create_thread(
     tenant: Tenant,
-    request: CreateThreadRequest,
+    request: NewThread,
     *,
     store: ThreadStore,
+    statuses: ThreadStatusStore,
     runner: WorkflowRunner,
     contexts: ContextStore,
 ) -> Thread:
     """Store a new ``running`` thread and start its execution (named after it).
 
-    The thread's context must exist in the tenant's org: else 404 naming ``business_id``
-    (or ``context_id``), as Middesk answers an unknown business, and nothing is created.
+    The thread's context must exist in the tenant's org: else 404 naming the request's
+    context field (``business_id`` or ``context_id``), as Middesk answers an unknown
+    business, and nothing is created.
     """
     agent = agent_type(request.type)
     if agent is None:
         known = ", ".join(sorted(AGENT_TYPES))
         raise InvalidParameterError(f"Unknown agent type '{request.type}'; known types: {known}", "type")
-    context_type, context_id = request.context()
-    if context_type not in agent.context_types:
+    if request.context_type not in agent.context_types:
         accepted = ", ".join(agent.context_types)
-        parameter = "context_type" if request.business_id is None else "business_id"
+        parameter = "business_id" if request.context_parameter == "business_id" else "context_type"
         raise InvalidParameterError(f"{agent.name} works on context types: {accepted}", parameter)
     project_id = _project(tenant, request.project_id)
-    parameter = "business_id" if request.business_id is not None else "context_id"
-    require_context(tenant, context_type, context_id, parameter=parameter, store=contexts)
+    require_context(
+        tenant, request.context_type, request.context_id, parameter=request.context_parameter, store=contexts
+    )
 
     created_at = now_iso()
     thread = Thread(
@@ -50,8 +53,8 @@ def create_thread(
         status="running",
         org_id=tenant.org_id,
         project_id=project_id,
-        context_type=context_type,
-        context_id=context_id,
+        context_type=request.context_type,
+        context_id=request.context_id,
         metadata=request.metadata,
         user_data=request.user_data,
         requester=Requester(type="api_key", id=tenant.key_id, name=tenant.key_name),
@@ -60,9 +63,9 @@ def create_thread(
     )
     store.create(thread, execution_name=thread.id)
     try:
-        runner.start(thread, agent)
+        runner.start(thread.id, plan_execution(thread, agent))
     except Exception as error:
-        store.mark_failed(thread)
+        statuses.move(thread.org_id, thread.id, "failed")
         raise WorkflowStartError("The thread's workflow could not be started; the thread is marked failed") from error
     return thread
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from threadline.models.agent_types import AgentType
 from threadline.models.domain import Tenant
-from threadline.workflow.registry import AGENT_TYPES, AgentType
+from threadline.workflow.agent_types import AGENT_TYPES
 
 
 def list_agents(tenant: Tenant) -> list[AgentType]:

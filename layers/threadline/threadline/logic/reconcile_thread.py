@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from pydantic import ValidationError
+
+from threadline.models.domain import ThreadStatus
+from threadline.models.workflow import ExecutionInput
 from threadline.store.steps import StepStore
+from threadline.store.thread_status import ThreadStatusStore
 
 # Execution status → (thread status, status of steps left open)
-_FINAL = {
+_FINAL: dict[str, tuple[ThreadStatus, str]] = {
     "FAILED": ("failed", "failed"),
     "TIMED_OUT": ("failed", "failed"),
     "ABORTED": ("cancelled", "cancelled"),
 }
 
 
-def reconcile_thread(detail: dict[str, Any], *, steps: StepStore) -> dict[str, Any]:
+def reconcile_thread(detail: dict[str, Any], *, steps: StepStore, statuses: ThreadStatusStore) -> dict[str, Any]:
     """Handle a "Step Functions Execution Status Change" event's detail.
 
     A thread still active after its execution failed, timed out or was aborted
@@ -26,14 +30,15 @@ def reconcile_thread(detail: dict[str, Any], *, steps: StepStore) -> dict[str, A
     status = detail.get("status", "")
     if status not in _FINAL:
         return {"changed": False, "reason": f"execution {status or 'status unknown'}"}
-    thread = json.loads(detail.get("input") or "{}").get("thread") or {}
-    if not thread.get("org_id") or not thread.get("id"):
+    try:
+        thread = ExecutionInput.model_validate_json(detail.get("input") or "{}").thread
+    except ValidationError:
         return {"changed": False, "reason": "not a Threadline execution"}
     thread_status, step_status = _FINAL[status]
     error = {
         "Error": detail.get("error") or f"Execution{status.title().replace('_', '')}",
         "Cause": detail.get("cause") or f"The workflow execution ended {status}",
     }
-    closed_steps = steps.close_open_steps(thread["org_id"], thread["id"], step_status, error)
-    changed = steps.close_thread(thread["org_id"], thread["id"], thread_status)
+    closed_steps = steps.close_open_steps(thread.org_id, thread.id, step_status, error)
+    changed = statuses.move(thread.org_id, thread.id, thread_status)
     return {"changed": changed, "thread_status": thread_status if changed else None, "closed_steps": closed_steps}

@@ -6,19 +6,19 @@ import json
 
 from threadline.errors import ConflictError, InvalidParameterError
 from threadline.logic.get_thread import visible_thread
-from threadline.models.domain import Tenant, Thread
-from threadline.models.native import ResolveStepRequest
+from threadline.models.domain import Decision, Tenant, Thread
+from threadline.models.workflow import StepOutcome
 from threadline.store.steps import StepStore
 from threadline.store.threads import ThreadStore
+from threadline.workflow.agent_types import agent_type
 from threadline.workflow.executions import WorkflowRunner
-from threadline.workflow.registry import agent_type
 
 
 def resolve_step(
     tenant: Tenant,
     thread_id: str,
     step_id: str,
-    request: ResolveStepRequest,
+    request: Decision,
     *,
     store: ThreadStore,
     steps: StepStore,
@@ -48,10 +48,10 @@ def resolve_step(
     }
     sent = runner.send_decision(
         token,
-        {
-            "artifacts_json": json.dumps([artifact], separators=(",", ":")),
-            "output_json": json.dumps({"decision": request.decision}, separators=(",", ":")),
-        },
+        StepOutcome(
+            artifacts_json=json.dumps([artifact], separators=(",", ":")),
+            output_json=json.dumps({"decision": request.decision}, separators=(",", ":")),
+        ),
     )
     if not sent:
         raise ConflictError(f"Step {step_id} timed out before the decision arrived", "step_id")

@@ -6,9 +6,9 @@ agents read it, and ``POST /v1/threads`` requires the thread's context to exist.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 # The serialized document (compact JSON, UTF-8): well under DynamoDB's 400 KB item limit.
 MAX_CONTEXT_BYTES = 64 * 1024
@@ -23,43 +23,3 @@ class Context(BaseModel):
     document: dict[str, Any]
     created_at: str
     updated_at: str
-
-
-class ContextOut(BaseModel):
-    """A context document, as the API shows it."""
-
-    object: Literal["context"] = "context"
-    context_type: str
-    context_id: str
-    org_id: str
-    document: dict[str, Any] = Field(description="The JSON object stored (at most 64 KB as compact JSON).")
-    created_at: str
-    updated_at: str = Field(description="Changes on every PUT; created_at stays that of the first.")
-
-    @classmethod
-    def fields_of(cls, context: Context) -> dict[str, Any]:
-        """The wire fields of a context."""
-        return {
-            "context_type": context.context_type,
-            "context_id": context.context_id,
-            "org_id": context.org_id,
-            "document": context.document,
-            "created_at": context.created_at,
-            "updated_at": context.updated_at,
-        }
-
-    @classmethod
-    def from_context(cls, context: Context) -> ContextOut:
-        """Shape a stored context."""
-        return cls(**cls.fields_of(context))
-
-
-class DeletedContextOut(ContextOut):
-    """Reply of ``DELETE /v1/contexts/...``: the context as it was, marked deleted."""
-
-    deleted: Literal[True] = True
-
-    @classmethod
-    def from_context(cls, context: Context) -> DeletedContextOut:
-        """Shape a context that was just deleted."""
-        return cls(**cls.fields_of(context))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 ThreadStatus = Literal["running", "interrupted", "completed", "failed", "cancelled"]
 StepStatus = Literal["running", "completed", "failed", "cancelled", "waiting"]
+# Identifiers a caller chooses (context types and ids, project ids). No '#': it separates
+# the parts of the DynamoDB keys (store.keys).
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+CONTEXT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+THREAD_STATUSES: tuple[ThreadStatus, ...] = get_args(ThreadStatus)
 ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "interrupted"})
 
 
@@ -74,3 +79,23 @@ class Thread(BaseModel):
     deleted_by: str | None = None
     version: int = 1
     steps: list[Step] = Field(default_factory=list)
+
+
+class NewThread(BaseModel):
+    """A thread to create, as a dialect's request asks for it (already well formed)."""
+
+    type: str
+    context_type: str
+    context_id: str
+    # The request field that named the context, so a 404 or 400 names what the caller sent.
+    context_parameter: str = "context_id"
+    project_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    user_data: str | None = None
+
+
+class Decision(BaseModel):
+    """A human's decision on a waiting interrupt step."""
+
+    decision: str
+    note: str | None = None

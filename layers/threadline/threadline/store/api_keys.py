@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from threadline.auth.api_keys import ApiKeyRecord
+from threadline.models.api_keys import ApiKeyRecord
 from threadline.store import keys
 
 if TYPE_CHECKING:

@@ -23,12 +23,14 @@ the secret; ``org_id``/``created_at`` GSI lists an org's keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # the authorizer imports this module: no pydantic at run time
+    from threadline.models.listing import SortField
 
 THREAD_SK = "THREAD"
 STEP_SK_PREFIX = "STEP#"
 
-SortField = Literal["created_at", "updated_at"]
 Dimension = Literal["org", "status", "type", "context", "project"]
 
 DIMENSION_ATTRIBUTES: dict[Dimension, str] = {

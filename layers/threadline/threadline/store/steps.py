@@ -1,6 +1,7 @@
-"""Workflow-side writes of a thread and its steps: waiting for a human, resolving,
-and closing what an execution left open. The state machine records ordinary step
-progress itself (DynamoDB service integrations); these are the writes it cannot do."""
+"""A thread's steps: reading them, and the step writes the state machine cannot do itself
+(waiting for a human, resolving, closing what an execution left open). The state machine
+records ordinary step progress with DynamoDB service integrations. The thread's status moves
+with these writes, in the same transaction, through ``store.thread_status``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import ConflictError, InvalidParameterError
-from threadline.models.domain import ACTIVE_STATUSES, Step
+from threadline.models.domain import Step
+from threadline.models.workflow import PlannedStep
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize, step_from_item
+from threadline.store.thread_status import ThreadStatusStore
 from threadline.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -23,9 +26,10 @@ OPEN_STEP_STATUSES = ("running", "waiting")
 class StepStore:
     """Steps of threads, and the status transitions around them."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, statuses: ThreadStatusStore) -> None:
         self._db = client
         self._table = table
+        self._statuses = statuses
 
     def step_items(self, org_id: str, thread_id: str) -> list[dict[str, Any]]:
         """Every step item of a thread (raw attributes), in plan order."""
@@ -75,20 +79,19 @@ class StepStore:
         steps = [step_from_item(item) for item in page]
         return steps, (_encode_step_cursor(page[-1]["sk"]) if more and page else None)
 
-    def wait_for_human(self, org_id: str, thread_id: str, step_sk: str, token: str) -> None:
+    def wait_for_human(self, org_id: str, thread_id: str, step: PlannedStep, token: str) -> None:
         """Mark a running step ``waiting`` with its task token, and the thread ``interrupted``.
 
         A step already waiting takes the new token: a retried (or replayed) wait task
         has a new token and the old one is dead, so refusing it would fail the step.
         """
-        now = now_iso()
         try:
             self._db.transact_write_items(
                 TransactItems=[
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": {"pk": {"S": keys.thread_pk(org_id, thread_id)}, "sk": {"S": step_sk}},
+                            "Key": step.key.model_dump(),
                             "UpdateExpression": "SET #status = :waiting, task_token = :token",
                             "ConditionExpression": "#status IN (:running, :waiting)",
                             "ExpressionAttributeNames": {"#status": "status"},
@@ -97,7 +100,7 @@ class StepStore:
                             ),
                         }
                     },
-                    self._thread_transition(org_id, thread_id, "interrupted", ("running", "interrupted"), now),
+                    self._statuses.move_item(org_id, thread_id, "interrupted"),
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
@@ -126,21 +129,12 @@ class StepStore:
                             "ExpressionAttributeValues": {":token": {"S": token}},
                         }
                     },
-                    self._thread_transition(org_id, thread_id, "running", ("interrupted", "running"), now_iso()),
+                    self._statuses.move_item(org_id, thread_id, "running"),
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
             raise ConflictError(f"Step {step_id} of this thread is not waiting for a decision", "step_id") from error
         return step_from_item(item), token
-
-    def close_thread(self, org_id: str, thread_id: str, status: str) -> bool:
-        """Move an active thread to a final ``status``; False when it had already finished."""
-        transition = self._thread_transition(org_id, thread_id, status, tuple(sorted(ACTIVE_STATUSES)), now_iso())
-        try:
-            self._db.update_item(**transition["Update"])
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
     def close_open_steps(self, org_id: str, thread_id: str, status: str, error: dict[str, str]) -> int:
         """Give every running or waiting step of a thread a final ``status``; how many changed."""
@@ -170,32 +164,6 @@ class StepStore:
             except self._db.exceptions.ConditionalCheckFailedException:
                 pass  # it finished meanwhile
         return closed
-
-    def _thread_transition(
-        self, org_id: str, thread_id: str, status: str, allowed_from: tuple[str, ...], now: str
-    ) -> Any:  # a TransactWriteItem
-        names = [f":from{i}" for i in range(len(allowed_from))]
-        values: dict[str, Any] = {name: value for name, value in zip(names, allowed_from, strict=True)}
-        values.update(
-            {
-                ":status": status,
-                ":partition": keys.dimension_partition("status", org_id, status),
-                ":now": now,
-                ":one": 1,
-            }
-        )
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": serialize(keys.thread_key(org_id, thread_id)),
-                "UpdateExpression": (
-                    "SET #status = :status, gsi_status = :partition, updated_at = :now ADD version :one"
-                ),
-                "ConditionExpression": f"#status IN ({', '.join(names)})",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": serialize(values),
-            }
-        }
 
 
 def _encode_step_cursor(sk: str) -> str:

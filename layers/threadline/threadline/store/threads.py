@@ -6,15 +6,16 @@ import base64
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import InvalidParameterError, NotFoundError
 from threadline.models.domain import Requester, Thread
+from threadline.models.listing import PageRequest, ThreadFilter, ThreadPage
 from threadline.store import keys
 from threadline.store.crypto import UserDataCipher
 from threadline.store.items import deserialize, serialize, serialize_value, step_from_item
-from threadline.timeutil import normalize, now_iso
+from threadline.store.thread_status import status_assignment
+from threadline.timeutil import normalize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,41 +25,6 @@ if TYPE_CHECKING:
 # is queried, the others refine it (documented in docs/architecture.md).
 _MAX_READ_AHEAD = 1000
 _DIMENSION_PRIORITY: tuple[keys.Dimension, ...] = ("context", "project", "type", "status")
-
-
-@dataclass(frozen=True)
-class ThreadFilter:
-    """Which threads a list wants. ``org_id`` always scopes it."""
-
-    org_id: str
-    project_id: str | None = None
-    status: str | None = None
-    type: str | None = None
-    context: tuple[str, str] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    include_deleted: bool = False
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """Order and window of a list."""
-
-    sort: keys.SortField = "created_at"
-    descending: bool = True
-    limit: int = 10
-    offset: int = 0
-    cursor: str | None = None
-    with_total: bool = False
-
-
-@dataclass(frozen=True)
-class ThreadPage:
-    """One page of a list."""
-
-    threads: list[Thread]
-    has_more: bool
-    next_cursor: str | None
-    total_count: int | None
 
 
 class ThreadStore:
@@ -84,15 +50,18 @@ class ThreadStore:
         """Record ``thread``'s deletion (and status) if it is still at ``expected_version``.
 
         ``purge_at`` (epoch seconds) is the TTL after which DynamoDB purges the
-        item. Returns False when someone else changed the thread first.
+        item. Returns False when someone else changed the thread first. The version
+        condition is stricter than a status move's: the status it records was
+        decided from exactly that version (cancelled if it was active).
         """
+        assignment, status_values = status_assignment(thread.org_id, thread.status)
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=serialize(keys.thread_key(thread.org_id, thread.id)),
                 UpdateExpression=(
                     "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
-                    " updated_at = :at, #status = :status, gsi_status = :gsi_status, version = :version"
+                    f" updated_at = :at, {assignment}, version = :version"
                 ),
                 ConditionExpression="version = :expected AND deleted = :false",
                 ExpressionAttributeNames={"#status": "status"},
@@ -103,38 +72,15 @@ class ThreadStore:
                         ":at": thread.deleted_at,
                         ":by": thread.deleted_by,
                         ":purge": purge_at,
-                        ":status": thread.status,
-                        ":gsi_status": keys.dimension_partition("status", thread.org_id, thread.status),
                         ":version": thread.version,
                         ":expected": expected_version,
+                        **status_values,
                     }
                 ),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-    def mark_failed(self, thread: Thread) -> None:
-        """Mark a still-running thread failed (its workflow could not start)."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=serialize(keys.thread_key(thread.org_id, thread.id)),
-                UpdateExpression="SET #status = :failed, gsi_status = :partition, updated_at = :at ADD version :one",
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize(
-                    {
-                        ":failed": "failed",
-                        ":running": "running",
-                        ":partition": keys.dimension_partition("status", thread.org_id, "failed"),
-                        ":at": now_iso(),
-                        ":one": 1,
-                    }
-                ),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            pass  # it already moved on
 
     # ----- reads --------------------------------------------------------
     def get(self, org_id: str, thread_id: str, with_steps: bool = True) -> tuple[Thread, str]:

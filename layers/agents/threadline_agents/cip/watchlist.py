@@ -45,8 +45,9 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Literal
 
-from threadline.agents.base import AgentInput, AgentResult
-from threadline.agents.cip_common import artifact, score, text
+from threadline.models.workflow import AgentInput, AgentResult
+
+from threadline_agents.cip.common import artifact, score, text
 
 MATCH_THRESHOLD = 0.88
 POTENTIAL_THRESHOLD = 0.75

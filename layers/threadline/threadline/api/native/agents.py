@@ -1,4 +1,4 @@
-"""Wire models of ``GET /v1/agents``: the registered agent types and their steps."""
+"""Wire shapes of ``GET /v1/agents``: the registered agent types and their steps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from threadline.workflow.registry import AgentType, StepDefinition
+from threadline.models.agent_types import AgentType, StepDefinition
 
 
 class AgentStepConditionOut(BaseModel):

@@ -29,8 +29,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadline.agents.base import AgentInput, AgentResult
-from threadline.agents.cip_common import artifact, text
+from threadline.models.workflow import AgentInput, AgentResult
+
+from threadline_agents.cip.common import artifact, text
 
 US_STATES: dict[str, str] = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",

@@ -1,4 +1,5 @@
-"""Wire models of the native dialect (``/v1``, Middesk-compatible)."""
+"""Wire models of the native dialect's threads and steps: request bodies (each parsed into a
+domain value here) and response shapes."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from threadline.errors import InvalidParameterError
-from threadline.models.domain import Requester, Step, Thread, ThreadStatus
+from threadline.models.domain import (
+    CONTEXT_TYPE_PATTERN,
+    IDENTIFIER_PATTERN,
+    Decision,
+    NewThread,
+    Requester,
+    Step,
+    Thread,
+    ThreadStatus,
+)
 from threadline.models.limits import check_metadata, check_user_data
-
-# No '#': it separates the parts of the DynamoDB keys (store.keys).
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
-CONTEXT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN)]
 ContextType = Annotated[StrictStr, Field(pattern=CONTEXT_TYPE_PATTERN)]
@@ -32,6 +38,19 @@ class CreateThreadRequest(BaseModel):
     project_id: Identifier | None = Field(default=None, description="Defaults to the key's project, else 'default'.")
     metadata: Metadata | None = Field(default=None, description="Unencrypted, filterable key-value data.")
     user_data: UserData | None = Field(default=None, description="Opaque string, encrypted at rest.")
+
+    def to_new_thread(self) -> NewThread:
+        """The thread this request asks for."""
+        context_type, context_id = self.context()
+        return NewThread(
+            type=self.type,
+            context_type=context_type,
+            context_id=context_id,
+            context_parameter="business_id" if self.business_id is not None else "context_id",
+            project_id=self.project_id,
+            metadata=self.metadata,
+            user_data=self.user_data,
+        )
 
     def context(self) -> tuple[str, str]:
         """The subject of the thread as (context_type, context_id).
@@ -134,6 +153,10 @@ class ResolveStepRequest(BaseModel):
         description="One of the decisions the step accepts (see GET /v1/agents), e.g. approve or reject."
     )
     note: Annotated[StrictStr, Field(max_length=4000)] | None = Field(default=None, description="Why, for the record.")
+
+    def to_decision(self) -> Decision:
+        """The decision this request gives."""
+        return Decision(decision=self.decision, note=self.note)
 
 
 class StepListOut(BaseModel):

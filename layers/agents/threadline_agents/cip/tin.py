@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from threadline.agents.base import AgentInput, AgentResult
-from threadline.agents.cip_common import artifact, text
+from threadline.models.workflow import AgentInput, AgentResult
+
+from threadline_agents.cip.common import artifact, text
 
 _CAMPUS_PREFIXES: dict[str, tuple[str, ...]] = {
     "Andover": ("10", "12"),

@@ -29,8 +29,8 @@ Every agent reads the thread's context document, a *business*, stored with
 The five agents, in the order ``cip_orchestrator`` runs them:
 
 * ``cip.business_record`` (here): required and recommended fields present and readable;
-* ``cip.tin_check`` (:mod:`.cip_tin`), ``cip.address_check`` (:mod:`.cip_address`) and
-  ``cip.watchlist_screening`` (:mod:`.cip_watchlist`), in parallel;
+* ``cip.tin_check`` (:mod:`.tin`), ``cip.address_check`` (:mod:`.address`) and
+  ``cip.watchlist_screening`` (:mod:`.watchlist`), in parallel;
 * ``cip.decision`` (here): approve, review or reject from the four checks' outputs.
 
 Everything is deterministic: no clock, no randomness, no network.
@@ -43,12 +43,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 
-from threadline.agents.base import AgentInput, AgentResult, PreviousStep
-from threadline.agents.cip_address import INCOMPLETE_ISSUES as ADDRESS_INCOMPLETE
-from threadline.agents.cip_address import ISSUES as ADDRESS_ISSUES
-from threadline.agents.cip_address import normalize_state
-from threadline.agents.cip_common import artifact, text
-from threadline.agents.cip_tin import REASONS as TIN_REASONS
+from threadline.models.workflow import AgentInput, AgentResult, PreviousStep
+
+from threadline_agents.cip.address import INCOMPLETE_ISSUES as ADDRESS_INCOMPLETE
+from threadline_agents.cip.address import ISSUES as ADDRESS_ISSUES
+from threadline_agents.cip.address import normalize_state
+from threadline_agents.cip.common import artifact, text
+from threadline_agents.cip.tin import REASONS as TIN_REASONS
 
 REQUIRED_FIELDS = ("name", "tin", "entity_type", "address", "officers")
 RECOMMENDED_FIELDS = ("formation_date", "formation_state", "website", "phone")

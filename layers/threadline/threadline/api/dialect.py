@@ -1,0 +1,41 @@
+"""What makes a wire dialect: where its paths live and how it words an error.
+
+Free of pydantic and Powertools: the 405 function and the gateway responses use it alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ErrorBody = Callable[[str, str, "str | None"], dict[str, Any]]  # (code, message, parameter) → body
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One wire dialect: its name, the path prefix of its routes and its error shape."""
+
+    name: str
+    path_prefix: str
+    error_body: ErrorBody
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` (a route or a resource, e.g. ``/thread/{thread_id}``) is of this dialect."""
+        return path == self.path_prefix or path.startswith(self.path_prefix.rstrip("/") + "/")
+
+    def error_json(self, code: str, message: str, parameter: str | None = None) -> str:
+        """One error as this dialect's JSON body."""
+        return json.dumps(self.error_body(code, message, parameter))
+
+    def error_reply(
+        self, status: int, code: str, message: str, parameter: str | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """One error as a Lambda proxy response (for what is answered before or without routing)."""
+        return {
+            "statusCode": status,
+            "headers": {"Content-Type": "application/json", **(headers or {})},
+            "body": self.error_json(code, message, parameter),
+            "isBase64Encoded": False,
+        }

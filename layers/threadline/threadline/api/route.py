@@ -1,0 +1,98 @@
+"""The route scaffold: a dialect's resolver with its error handlers, and the Lambda entry point
+around it. A handler module is its imports, its route function and one line of entry::
+
+    app = rest_app(NATIVE)
+
+    @app.get("/v1/threads/<thread_id>", ...)
+    def handle_get_thread(thread_id: str) -> ThreadOut: ...
+
+    lambda_handler = entry(app)
+
+Before routing, the entry point rejects what no route accepts (oversized bodies, unknown or
+repeated query parameters), in the dialect's error shape: the query parameters a route accepts
+are those its function declares with ``Query``.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from threadline.api.dialect import Dialect
+from threadline.api.errors import register_error_handlers
+from threadline.models.limits import MAX_BODY_BYTES
+
+logger = Logger(service="threadline")
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+class RestApp(APIGatewayRestResolver):
+    """A REST resolver of one dialect, validating requests, that knows its routes' query parameters."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(enable_validation=True)
+        self.dialect = dialect
+        self.query_names: frozenset[str] = frozenset()
+        register_error_handlers(self, dialect)
+
+    def route(  # the same parameters, passed through
+        self, rule: str, method: Any, *args: Any, **kwargs: Any
+    ) -> Callable[[RouteFunction], RouteFunction]:
+        register = super().route(rule, method, *args, **kwargs)
+
+        def decorator(function: RouteFunction) -> RouteFunction:
+            self.query_names |= query_names(function)
+            return register(function)
+
+        return decorator
+
+
+def rest_app(dialect: Dialect) -> RestApp:
+    """A new resolver for a handler module of ``dialect``."""
+    return RestApp(dialect)
+
+
+def entry(app: RestApp) -> LambdaHandler:
+    """The Lambda entry point of ``app``: logs with the request's correlation id, rejects what
+    no route accepts, then routes."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return rejection(event, app.dialect, app.query_names) or app.resolve(event, context)
+
+    return lambda_handler
+
+
+def query_names(handler: Callable[..., Any]) -> frozenset[str]:
+    """The query parameters ``handler`` declares (aliases included)."""
+    names = set()
+    for name, hint in typing.get_type_hints(handler, include_extras=True).items():
+        for extra in getattr(hint, "__metadata__", ()):
+            if isinstance(extra, Query):
+                names.add(extra.alias or name)
+    return frozenset(names)
+
+
+def rejection(event: dict[str, Any], dialect: Dialect, allowed_query: frozenset[str]) -> dict[str, Any] | None:
+    """The error response for a request no route accepts, before validation reads it; else None."""
+    body = event.get("body") or ""
+    # Bytes, not characters: a body of multi-byte characters is larger than its length.
+    if len(body.encode()) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        return dialect.error_reply(413, "payload_too_large", f"Request body must be at most {MAX_BODY_BYTES} bytes")
+    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        if name not in allowed_query:
+            return dialect.error_reply(400, "invalid_parameter", f"{name} is not a known query parameter", name)
+        if len(values or []) > 1:
+            return dialect.error_reply(400, "invalid_parameter", f"{name} may be given only once", name)
+    for name in event.get("queryStringParameters") or {}:
+        if name not in allowed_query:
+            return dialect.error_reply(400, "invalid_parameter", f"{name} is not a known query parameter", name)
+    return None

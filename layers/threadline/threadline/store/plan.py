@@ -1,0 +1,72 @@
+"""The plan of a thread's execution: its steps' keys and first items, made here because only
+the store knows the key design (the ASL writes these items and keys as they are)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from threadline.models.agent_types import AgentType
+from threadline.models.domain import THREAD_STATUSES, Thread
+from threadline.models.workflow import ExecutionInput, PlannedStep, ThreadKey, ThreadRef
+from threadline.store import keys
+
+
+def step_id(thread_id: str, step_name: str) -> str:
+    """A step's id: derived from the thread and the step, so a replayed write is the same step."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"threadline:{thread_id}:{step_name}"))
+
+
+def plan_execution(thread: Thread, agent: AgentType) -> ExecutionInput:
+    """What the state machine needs: the thread, its key, its status partitions and its plan
+    (stages of steps, each with its item and key precomputed)."""
+    pk = keys.thread_pk(thread.org_id, thread.id)
+    ids = {step.name: step_id(thread.id, step.name) for step in agent.steps}
+    stages: list[list[PlannedStep]] = []
+    position = 0
+    for stage in agent.stages():
+        planned = []
+        for step in stage:
+            position += 1
+            sk = keys.step_sk(position, step.name)
+            parent = {"S": ids[step.parent]} if step.parent else {"NULL": True}
+            planned.append(
+                PlannedStep.model_validate(
+                    {
+                        "name": step.name,
+                        "agent": step.agent,
+                        "type": step.type,
+                        "timeout_seconds": step.timeout_seconds,
+                        "condition": asdict(step.when) if step.when else None,
+                        "key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                        "item": {
+                            "pk": {"S": pk},
+                            "sk": {"S": sk},
+                            "id": {"S": ids[step.name]},
+                            "type": {"S": step.type},
+                            "name": {"S": step.name},
+                            "label": {"S": step.label},
+                            "agent": {"S": step.agent},
+                            "parent_step_id": parent,
+                            "status": {"S": "running"},
+                            "artifacts_json": {"S": "[]"},
+                        },
+                    }
+                )
+            )
+        stages.append(planned)
+    return ExecutionInput(
+        thread=ThreadRef(
+            id=thread.id,
+            type=thread.type,
+            org_id=thread.org_id,
+            project_id=thread.project_id,
+            context_type=thread.context_type,
+            context_id=thread.context_id,
+        ),
+        thread_key=ThreadKey(**keys.thread_key(thread.org_id, thread.id)),
+        status_partitions={
+            status: keys.dimension_partition("status", thread.org_id, status) for status in THREAD_STATUSES
+        },
+        stages=stages,
+    )
