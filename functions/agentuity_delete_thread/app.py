@@ -4,27 +4,15 @@ from threadline import wiring
 from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuitySuccess
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.delete_thread import delete_thread
 
 app = rest_app(AGENTUITY)
 
 
-@app.delete(
-    "/thread/<thread_id>",
-    summary="Delete a thread (Agentuity)",
-    tags=["agentuity"],
-    operation_id="agentuityDeleteThread",
-)
+@app.delete("/thread/<thread_id>", summary="Delete a thread (Agentuity)")
 def handle_agentuity_delete_thread(thread_id: str) -> AgentuitySuccess:
     """Soft delete; answers 200 ``{"success": true}`` (the Agentuity SDK rejects an empty body)."""
-    delete_thread(
-        current_tenant(app, WRITE),
-        thread_id,
-        store=wiring.thread_store(),
-        runner=wiring.workflow_runner(),
-        retention_days=wiring.settings().retention_days,
-    )
+    delete_thread(app.tenant("write"), thread_id, store=wiring.thread_store(), runner=wiring.workflow_runner())
     return AgentuitySuccess()
 
 

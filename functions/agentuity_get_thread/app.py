@@ -4,18 +4,15 @@ from threadline import wiring
 from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuityThread, AgentuityThreadResponse
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.get_thread import get_thread
 
 app = rest_app(AGENTUITY)
 
 
-@app.get(
-    "/thread/<thread_id>", summary="Get a thread (Agentuity)", tags=["agentuity"], operation_id="agentuityGetThread"
-)
+@app.get("/thread/<thread_id>", summary="Get a thread (Agentuity)")
 def handle_agentuity_get_thread(thread_id: str) -> AgentuityThreadResponse:
     """``{"success": true, "data": thread}``; 404 when absent, deleted or another tenant's."""
-    thread = get_thread(current_tenant(app, READ), thread_id, store=wiring.thread_store())
+    thread = get_thread(app.tenant("read"), thread_id, store=wiring.thread_store())
     return AgentuityThreadResponse(data=AgentuityThread.from_thread(thread))
 
 

@@ -8,14 +8,13 @@ from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuityThread, AgentuityThreadListResponse
 from threadline.api.agentuity.query import agentuity_query
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_threads import list_threads
 from threadline.models.limits import MAX_PAGE_SIZE
 
 app = rest_app(AGENTUITY)
 
 
-@app.get("/thread", summary="List threads (Agentuity)", tags=["agentuity"], operation_id="agentuityListThreads")
+@app.get("/thread", summary="List threads (Agentuity)")
 def handle_agentuity_list_threads(
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Max results, default 10.")] = None,
     count: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Old alias of limit.")] = None,
@@ -27,18 +26,9 @@ def handle_agentuity_list_threads(
     metadata: Annotated[str | None, Query(max_length=8192, description="JSON-serialized metadata filter.")] = None,
 ) -> AgentuityThreadListResponse:
     """``{"success": true, "data": [thread, ...]}``, newest first by default."""
-    tenant = current_tenant(app, READ)
-    wanted, window = agentuity_query(
-        tenant,
-        limit=limit,
-        count=count,
-        offset=offset,
-        sort=sort,
-        direction=direction,
-        org_id=org_id,
-        project_id=project_id,
-        metadata=metadata,
-    )
+    query = dict(locals())  # the parameters above: declared once, for validation and OpenAPI
+    tenant = app.tenant("read")
+    wanted, window = agentuity_query(tenant, **query)
     result = list_threads(tenant, wanted, window, store=wiring.thread_store())
     return AgentuityThreadListResponse(data=[AgentuityThread.from_thread(t) for t in result.threads])
 

@@ -4,17 +4,16 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.cancel_thread import cancel_thread
 
 app = rest_app(NATIVE)
 
 
-@app.post("/v1/threads/<thread_id>/cancel", summary="Cancel a thread", tags=["threads"], operation_id="cancelThread")
+@app.post("/v1/threads/<thread_id>/cancel", summary="Cancel a thread")
 def handle_cancel_thread(thread_id: str) -> ThreadOut:
     """Stop a running or interrupted thread's workflow; 409 when it has already finished."""
     thread = cancel_thread(
-        current_tenant(app, WRITE),
+        app.tenant("write"),
         thread_id,
         store=wiring.thread_store(),
         statuses=wiring.status_store(),

@@ -1,31 +1,19 @@
 """DELETE /v1/contexts/{context_type}/{context_id}: delete a context document."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from threadline import wiring
 from threadline.api.native import NATIVE
-from threadline.api.native.contexts import DeletedContextOut
+from threadline.api.native.contexts import ContextIdPath, ContextTypePath, DeletedContextOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.contexts import delete_context
 
 app = rest_app(NATIVE)
 
 
-@app.delete(
-    "/v1/contexts/<context_type>/<context_id>",
-    summary="Delete a context",
-    tags=["contexts"],
-    operation_id="deleteContext",
-)
-def handle_delete_context(
-    context_type: Annotated[str, Path(description="e.g. business")],
-    context_id: Annotated[str, Path(description="e.g. the business id")],
-) -> DeletedContextOut:
+@app.delete("/v1/contexts/<context_type>/<context_id>", summary="Delete a context")
+def handle_delete_context(context_type: ContextTypePath, context_id: ContextIdPath) -> DeletedContextOut:
     """Delete the org's context document for good: 200 with it as it was and `deleted: true`;
     404 when absent (so a second delete is 404). Threads already created on it keep running."""
-    gone = delete_context(current_tenant(app, WRITE), context_type, context_id, store=wiring.context_store())
+    gone = delete_context(app.tenant("write"), context_type, context_id, store=wiring.context_store())
     return DeletedContextOut.from_context(gone)
 
 

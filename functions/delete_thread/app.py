@@ -4,22 +4,15 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.delete_thread import delete_thread
 
 app = rest_app(NATIVE)
 
 
-@app.delete("/v1/threads/<thread_id>", summary="Delete a thread", tags=["threads"], operation_id="deleteThread")
+@app.delete("/v1/threads/<thread_id>", summary="Delete a thread")
 def handle_delete_thread(thread_id: str) -> ThreadOut:
     """Soft-delete a thread (restorable for the retention window); a running one is cancelled."""
-    thread = delete_thread(
-        current_tenant(app, WRITE),
-        thread_id,
-        store=wiring.thread_store(),
-        runner=wiring.workflow_runner(),
-        retention_days=wiring.settings().retention_days,
-    )
+    thread = delete_thread(app.tenant("write"), thread_id, store=wiring.thread_store(), runner=wiring.workflow_runner())
     return ThreadOut.from_thread(thread)
 
 

@@ -4,16 +4,15 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.get_thread import get_thread
 
 app = rest_app(NATIVE)
 
 
-@app.get("/v1/threads/<thread_id>", summary="Retrieve a thread", tags=["threads"], operation_id="getThread")
+@app.get("/v1/threads/<thread_id>", summary="Retrieve a thread")
 def handle_get_thread(thread_id: str) -> ThreadOut:
     """A thread with its steps; 404 when absent, deleted or another tenant's."""
-    return ThreadOut.from_thread(get_thread(current_tenant(app, READ), thread_id, store=wiring.thread_store()))
+    return ThreadOut.from_thread(get_thread(app.tenant("read"), thread_id, store=wiring.thread_store()))
 
 
 lambda_handler = entry(app)

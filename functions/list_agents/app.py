@@ -3,17 +3,16 @@
 from threadline.api.native import NATIVE
 from threadline.api.native.agents import AgentListOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_agents import list_agents
 
 app = rest_app(NATIVE)
 
 
-@app.get("/v1/agents", summary="List agent types", tags=["agents"], operation_id="listAgents")
+@app.get("/v1/agents", summary="List agent types")
 def handle_list_agents() -> AgentListOut:
     """The agent types a thread can be created with (`type`), each with the context types it
     works on and the steps its workflow takes, in order."""
-    return AgentListOut.from_agent_types(list_agents(current_tenant(app, READ)))
+    return AgentListOut.from_agent_types(list_agents(app.tenant("read")))
 
 
 lambda_handler = entry(app)

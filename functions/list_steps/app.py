@@ -7,14 +7,13 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import StepListOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_steps import list_steps
 from threadline.models.limits import MAX_PAGE_SIZE
 
 app = rest_app(NATIVE)
 
 
-@app.get("/v1/threads/<thread_id>/steps", summary="List a thread's steps", tags=["threads"], operation_id="listSteps")
+@app.get("/v1/threads/<thread_id>/steps", summary="List a thread's steps")
 def handle_list_steps(
     thread_id: str,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, 1-100 (default 20).")] = None,
@@ -22,7 +21,7 @@ def handle_list_steps(
 ) -> StepListOut:
     """The thread's steps in the order they started, with their artifacts."""
     page, next_cursor = list_steps(
-        current_tenant(app, READ),
+        app.tenant("read"),
         thread_id,
         limit or 20,
         cursor,

@@ -8,7 +8,6 @@ from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadListOut, ThreadSummaryOut
 from threadline.api.native.query import native_query
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import READ, current_tenant
 from threadline.logic.list_threads import list_threads
 from threadline.models.domain import ThreadStatus
 from threadline.models.limits import MAX_PAGE_SIZE
@@ -16,7 +15,7 @@ from threadline.models.limits import MAX_PAGE_SIZE
 app = rest_app(NATIVE)
 
 
-@app.get("/v1/threads", summary="List threads", tags=["threads"], operation_id="listThreads")
+@app.get("/v1/threads", summary="List threads")
 def handle_list_threads(
     page: Annotated[int | None, Query(ge=1, le=1000, description="Page number (with per_page).")] = None,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, 1-100 (default 10).")] = None,
@@ -34,24 +33,9 @@ def handle_list_threads(
     direction: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> ThreadListOut:
     """Threads of the caller's org, newest first by default; each list is one index Query."""
-    tenant = current_tenant(app, READ)
-    wanted, window = native_query(
-        tenant,
-        page=page,
-        per_page=per_page,
-        limit=limit,
-        cursor=cursor,
-        business_id=business_id,
-        context_type=context_type,
-        context_id=context_id,
-        agent_type=agent_type,
-        status=status,
-        project_id=project_id,
-        metadata=metadata,
-        include_deleted=include_deleted,
-        sort=sort,
-        direction=direction,
-    )
+    query = dict(locals())  # the parameters above: declared once, for validation and OpenAPI
+    tenant = app.tenant("read")
+    wanted, window = native_query(tenant, **query)
     result = list_threads(tenant, wanted, window, store=wiring.thread_store())
     return ThreadListOut(
         data=[ThreadSummaryOut.from_thread(t) for t in result.threads],

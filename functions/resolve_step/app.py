@@ -4,22 +4,16 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ResolveStepRequest, ThreadOut
 from threadline.api.route import entry, rest_app
-from threadline.api.tenant import WRITE, current_tenant
 from threadline.logic.resolve_step import resolve_step
 
 app = rest_app(NATIVE)
 
 
-@app.post(
-    "/v1/threads/<thread_id>/steps/<step_id>/resolve",
-    summary="Resolve a waiting step",
-    tags=["threads"],
-    operation_id="resolveStep",
-)
+@app.post("/v1/threads/<thread_id>/steps/<step_id>/resolve", summary="Resolve a waiting step")
 def handle_resolve_step(thread_id: str, step_id: str, request: ResolveStepRequest) -> ThreadOut:
     """Give a waiting interrupt step its decision; the workflow resumes. 409 when the step is not waiting."""
     thread = resolve_step(
-        current_tenant(app, WRITE),
+        app.tenant("write"),
         thread_id,
         step_id,
         request.to_decision(),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from threadline.models.workflow import AgentInput, AgentResult, PreviousStep
 from threadline.workflow.agent_types import AGENT_TYPES, CIP_ORCHESTRATOR
-from threadline.workflow.agents import UnknownAgentError, agent_names, run_agent
+from threadline.workflow.agents import UnknownAgentError, agent_names, resolve_agent, run_agent
 from threadline_agents.cip.address import (
     address_check,
     check_address,
@@ -101,19 +101,25 @@ def assert_artifacts_well_formed(result: AgentResult) -> None:
 # ----- the registry -------------------------------------------------------------------------------
 
 
-def test_every_agent_a_step_names_is_registered() -> None:
+def test_every_registered_agent_resolves() -> None:
     # Given the agents the registered agent types' activity steps ask for
     wanted = {step.agent for kind in AGENT_TYPES.values() for step in kind.steps if step.type == "activity"}
 
-    # Then each is registered, and no registered agent is unused
-    assert wanted == agent_names()
-    assert {step.agent for step in CIP_ORCHESTRATOR.steps if step.type == "activity"} == {
-        "cip.business_record",
-        "cip.tin_check",
-        "cip.address_check",
-        "cip.watchlist_screening",
-        "cip.decision",
+    # Then each resolves to its function in the agents package, and they are the cip ones
+    assert agent_names() == wanted
+    assert {name: resolve_agent(name) for name in wanted} == {
+        "cip.business_record": business_record,
+        "cip.tin_check": tin_check,
+        "cip.address_check": address_check,
+        "cip.watchlist_screening": watchlist_screening,
+        "cip.decision": decision,
     }
+
+
+def test_a_name_no_step_uses_is_not_resolved_even_when_the_function_exists() -> None:
+    # (normalize_entity_type is a function of the cip package, but no step runs it)
+    with pytest.raises(UnknownAgentError):
+        resolve_agent("cip.normalize_entity_type")
 
 
 def test_an_unknown_agent_name_raises_a_lookup_error_naming_it() -> None:

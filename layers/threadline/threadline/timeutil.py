@@ -20,6 +20,11 @@ def now_iso() -> str:
     return format_time(now())
 
 
+def parse_time(stamp: str) -> datetime:
+    """Any ISO 8601 time (``...Z`` included) as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def normalize(stamp: str) -> str:
     """Any ISO 8601 time (e.g. a Step Functions ``$$.State.EnteredTime``) in the wire format."""
-    return format_time(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+    return format_time(parse_time(stamp))

@@ -38,7 +38,8 @@ def thread_store() -> ThreadStore:
     from threadline.store.threads import ThreadStore
 
     config = settings()
-    return ThreadStore(clients.dynamodb(), config.threads_table, UserDataCipher(clients.kms, config.kms_key_id))
+    cipher = UserDataCipher(clients.kms, config.kms_key_id)
+    return ThreadStore(clients.dynamodb(), config.threads_table, cipher, config.retention_days)
 
 
 @lru_cache(maxsize=1)

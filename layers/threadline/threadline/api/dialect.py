@@ -20,6 +20,12 @@ class Dialect:
     name: str
     path_prefix: str
     error_body: ErrorBody
+    # The OpenAPI tag of every route of the dialect; None: the resource (``/v1/threads/...`` → threads).
+    tag: str | None = None
+
+    def tag_of(self, rule: str) -> str:
+        """The OpenAPI tag of a route of this dialect."""
+        return self.tag or rule.removeprefix(self.path_prefix).strip("/").split("/")[0]
 
     def owns(self, path: str) -> bool:
         """Whether ``path`` (a route or a resource, e.g. ``/thread/{thread_id}``) is of this dialect."""

@@ -15,6 +15,7 @@ are those its function declares with ``Query``.
 
 from __future__ import annotations
 
+import inspect
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from threadline.api.dialect import Dialect
 from threadline.api.errors import register_error_handlers
+from threadline.api.tenant import Scope, current_tenant
+from threadline.models.domain import Tenant
 from threadline.models.limits import MAX_BODY_BYTES
 
 logger = Logger(service="threadline")
@@ -34,8 +37,13 @@ RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
+_ROUTE_PARAMETERS = inspect.signature(APIGatewayRestResolver.route)
+
+
 class RestApp(APIGatewayRestResolver):
-    """A REST resolver of one dialect, validating requests, that knows its routes' query parameters."""
+    """A REST resolver of one dialect, validating requests, that knows its routes' query
+    parameters. A route's OpenAPI operation id defaults to its function's name
+    (``handle_get_thread`` → ``getThread``), its tag to the dialect's."""
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(enable_validation=True)
@@ -43,16 +51,22 @@ class RestApp(APIGatewayRestResolver):
         self.query_names: frozenset[str] = frozenset()
         register_error_handlers(self, dialect)
 
-    def route(  # the same parameters, passed through
-        self, rule: str, method: Any, *args: Any, **kwargs: Any
-    ) -> Callable[[RouteFunction], RouteFunction]:
-        register = super().route(rule, method, *args, **kwargs)
+    def route(self, *args: Any, **kwargs: Any) -> Callable[[RouteFunction], RouteFunction]:
+        # Powertools' get/post/... pass every parameter positionally: bind them by name.
+        bound = _ROUTE_PARAMETERS.bind(self, *args, **kwargs)
 
         def decorator(function: RouteFunction) -> RouteFunction:
             self.query_names |= query_names(function)
-            return register(function)
+            given = bound.arguments
+            given["operation_id"] = given.get("operation_id") or operation_id(function.__name__)
+            given["tags"] = given.get("tags") or [self.dialect.tag_of(given["rule"])]
+            return APIGatewayRestResolver.route(*bound.args, **bound.kwargs)(function)
 
         return decorator
+
+    def tenant(self, scope: Scope) -> Tenant:
+        """The calling tenant of the current request, whose key must hold ``scope`` (else 403)."""
+        return current_tenant(self, scope)
 
 
 def rest_app(dialect: Dialect) -> RestApp:
@@ -69,6 +83,12 @@ def entry(app: RestApp) -> LambdaHandler:
         return rejection(event, app.dialect, app.query_names) or app.resolve(event, context)
 
     return lambda_handler
+
+
+def operation_id(function_name: str) -> str:
+    """``handle_agentuity_get_thread`` → ``agentuityGetThread``."""
+    first, *rest = function_name.removeprefix("handle_").split("_")
+    return first + "".join(word.title() for word in rest)
 
 
 def query_names(handler: Callable[..., Any]) -> frozenset[str]:

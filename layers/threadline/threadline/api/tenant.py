@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from threadline.errors import ForbiddenError, UnauthorizedError
 from threadline.models.domain import Tenant
 
-READ = "read"
-WRITE = "write"
+Scope = Literal["read", "write"]
 
 
-def current_tenant(app: APIGatewayRestResolver, scope: str) -> Tenant:
+def current_tenant(app: APIGatewayRestResolver, scope: Scope) -> Tenant:
     """The tenant of the current request, which must hold ``scope``.
 
     API Gateway only invokes a route after the authorizer allowed it, so a

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aws_lambda_powertools import Logger
 
 from threadline.errors import ConflictError
@@ -17,10 +15,9 @@ _ATTEMPTS = 3
 logger = Logger(service="threadline")
 
 
-def delete_thread(
-    tenant: Tenant, thread_id: str, *, store: ThreadStore, runner: WorkflowRunner, retention_days: int
-) -> Thread:
-    """Mark the thread deleted (purged after ``retention_days``); a running one becomes cancelled.
+def delete_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore, runner: WorkflowRunner) -> Thread:
+    """Mark the thread deleted (the store purges it after the retention period); a running one
+    becomes cancelled.
 
     The write is conditional on the version read, so a step recorded at the
     same moment is never lost; on such a race the thread is read again.
@@ -39,8 +36,7 @@ def delete_thread(
                 "version": thread.version + 1,
             }
         )
-        purge_at = int((moment + timedelta(days=retention_days)).timestamp())
-        if store.soft_delete(deleted, expected_version=thread.version, purge_at=purge_at):
+        if store.soft_delete(deleted, expected_version=thread.version):
             if was_active:
                 try:
                     runner.stop(execution_name)

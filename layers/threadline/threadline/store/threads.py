@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import math
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import InvalidParameterError, NotFoundError
@@ -15,7 +16,7 @@ from threadline.store import keys
 from threadline.store.crypto import UserDataCipher
 from threadline.store.items import deserialize, serialize, serialize_value, step_from_item
 from threadline.store.thread_status import status_assignment
-from threadline.timeutil import normalize
+from threadline.timeutil import normalize, now_iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -30,10 +31,11 @@ _DIMENSION_PRIORITY: tuple[keys.Dimension, ...] = ("context", "project", "type",
 class ThreadStore:
     """Reads and writes threads and their steps."""
 
-    def __init__(self, client: DynamoDBClient, table: str, cipher: UserDataCipher) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, cipher: UserDataCipher, retention_days: int) -> None:
         self._db = client
         self._table = table
         self._cipher = cipher
+        self._retention = timedelta(days=retention_days)
 
     # ----- writes -------------------------------------------------------
     def create(self, thread: Thread, execution_name: str) -> None:
@@ -46,15 +48,16 @@ class ThreadStore:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def soft_delete(self, thread: Thread, expected_version: int, purge_at: int) -> bool:
+    def soft_delete(self, thread: Thread, expected_version: int) -> bool:
         """Record ``thread``'s deletion (and status) if it is still at ``expected_version``.
 
-        ``purge_at`` (epoch seconds) is the TTL after which DynamoDB purges the
-        item. Returns False when someone else changed the thread first. The version
+        DynamoDB purges the item (TTL ``purge_at``) the retention period after
+        ``deleted_at``. Returns False when someone else changed the thread first. The version
         condition is stricter than a status move's: the status it records was
         decided from exactly that version (cancelled if it was active).
         """
         assignment, status_values = status_assignment(thread.org_id, thread.status)
+        purge_at = int((parse_time(thread.deleted_at or now_iso()) + self._retention).timestamp())
         try:
             self._db.update_item(
                 TableName=self._table,

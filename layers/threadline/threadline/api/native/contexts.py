@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, Field
 
 from threadline.models.contexts import Context
+from threadline.models.domain import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN
+
+# The path of a context. PUT checks the patterns (a 400); GET and DELETE answer 404 for a
+# path that cannot name a context (logic.contexts.is_context_path).
+ContextTypePath = Annotated[str, Path(description="e.g. business")]
+ContextIdPath = Annotated[str, Path(description="e.g. the business id")]
+NewContextTypePath = Annotated[str, Path(pattern=CONTEXT_TYPE_PATTERN, description="e.g. business")]
+NewContextIdPath = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="e.g. the business id")]
 
 
 class ContextOut(BaseModel):
