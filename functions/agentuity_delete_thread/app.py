@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuitySuccess
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.delete_thread import delete_thread
 
-app = rest_app(AGENTUITY)
+app = RestApp(AGENTUITY)
 
 
 @app.delete("/thread/<thread_id>", summary="Delete a thread (Agentuity)")

@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuityThread, AgentuityThreadResponse
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.get_thread import get_thread
 
-app = rest_app(AGENTUITY)
+app = RestApp(AGENTUITY)
 
 
 @app.get("/thread/<thread_id>", summary="Get a thread (Agentuity)")

@@ -7,11 +7,11 @@ from threadline import wiring
 from threadline.api.agentuity import AGENTUITY
 from threadline.api.agentuity.models import AgentuityThread, AgentuityThreadListResponse
 from threadline.api.agentuity.query import agentuity_query
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.list_threads import list_threads
 from threadline.models.limits import MAX_PAGE_SIZE
 
-app = rest_app(AGENTUITY)
+app = RestApp(AGENTUITY)
 
 
 @app.get("/thread", summary="List threads (Agentuity)")

@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import CreateThreadRequest, ThreadOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.create_thread import create_thread
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.post("/v1/threads", status_code=201, summary="Create a thread")

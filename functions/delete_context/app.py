@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.contexts import ContextIdPath, ContextTypePath, DeletedContextOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.contexts import delete_context
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.delete("/v1/contexts/<context_type>/<context_id>", summary="Delete a context")

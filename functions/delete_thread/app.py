@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.delete_thread import delete_thread
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.delete("/v1/threads/<thread_id>", summary="Delete a thread")

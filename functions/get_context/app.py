@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.contexts import ContextIdPath, ContextOut, ContextTypePath
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.contexts import get_context
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.get("/v1/contexts/<context_type>/<context_id>", summary="Retrieve a context")

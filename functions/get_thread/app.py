@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.get_thread import get_thread
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.get("/v1/threads/<thread_id>", summary="Retrieve a thread")

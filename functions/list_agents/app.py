@@ -2,10 +2,10 @@
 
 from threadline.api.native import NATIVE
 from threadline.api.native.agents import AgentListOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.list_agents import list_agents
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.get("/v1/agents", summary="List agent types")

@@ -6,11 +6,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import StepListOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.list_steps import list_steps
 from threadline.models.limits import MAX_PAGE_SIZE
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.get("/v1/threads/<thread_id>/steps", summary="List a thread's steps")

@@ -7,12 +7,12 @@ from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadListOut, ThreadSummaryOut
 from threadline.api.native.query import native_query
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.list_threads import list_threads
 from threadline.models.domain import ThreadStatus
 from threadline.models.limits import MAX_PAGE_SIZE
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.get("/v1/threads", summary="List threads")

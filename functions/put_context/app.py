@@ -7,10 +7,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.contexts import ContextOut, NewContextIdPath, NewContextTypePath
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.contexts import put_context
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.put(

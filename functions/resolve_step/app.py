@@ -3,10 +3,10 @@
 from threadline import wiring
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ResolveStepRequest, ThreadOut
-from threadline.api.route import entry, rest_app
+from threadline.api.route import RestApp, entry
 from threadline.logic.resolve_step import resolve_step
 
-app = rest_app(NATIVE)
+app = RestApp(NATIVE)
 
 
 @app.post("/v1/threads/<thread_id>/steps/<step_id>/resolve", summary="Resolve a waiting step")

@@ -310,6 +310,13 @@ BAD_BODIES = [
         id="unknown-agent-type",
     ),
     pytest.param(
+        {"type": "kyc_wizard"},
+        None,
+        400,
+        error_body("invalid_parameter", "Unknown agent type 'kyc_wizard'; known types: cip_orchestrator", "type"),
+        id="unknown-type-is-named-before-a-missing-context",
+    ),
+    pytest.param(
         {"type": "cip_orchestrator", "context_type": "person", "context_id": "p-1"},
         None,
         400,

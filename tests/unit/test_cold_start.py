@@ -73,3 +73,17 @@ def test_the_authorizer_imports_neither_powertools_nor_pydantic() -> None:
     found = _import(authorizer_function())
     assert not _imported(found, "aws_lambda_powertools")
     assert not _imported(found, "pydantic")
+
+
+def test_the_405_function_imports_neither_powertools_nor_pydantic_nor_botocore() -> None:
+    # It answers from the route table alone
+    found = _import("MethodNotAllowedFunction")
+    assert not _imported(found, "aws_lambda_powertools")
+    assert not _imported(found, "pydantic")
+    assert not _imported(found, "botocore")
+
+
+@pytest.mark.parametrize("function", sorted(resources("AWS::Serverless::Function")))
+def test_no_function_imports_the_agents_code_at_import_time(function: str) -> None:
+    # The agents layer is attached to the agent function only, which imports an agent when it runs one
+    assert not _imported(_import(function), "threadline_agents")

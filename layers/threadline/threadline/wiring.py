@@ -23,7 +23,6 @@ __all__ = [
     "api_key_store",
     "context_store",
     "reset",
-    "settings",
     "status_store",
     "step_store",
     "thread_store",

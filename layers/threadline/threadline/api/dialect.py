@@ -1,6 +1,6 @@
 """What makes a wire dialect: where its paths live and how it words an error.
 
-Free of pydantic and Powertools: the 405 function and the gateway responses use it alone.
+Free of pydantic and Powertools: the 405 function uses it with the route table alone.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ ErrorBody = Callable[[str, str, "str | None"], dict[str, Any]]  # (code, message
 
 @dataclass(frozen=True)
 class Dialect:
-    """One wire dialect: its name, the path prefix of its routes and its error shape."""
+    """One wire dialect: the path prefix of its routes and its error shape."""
 
-    name: str
     path_prefix: str
     error_body: ErrorBody
     # The OpenAPI tag of every route of the dialect; None: the resource (``/v1/threads/...`` → threads).

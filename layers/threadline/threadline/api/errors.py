@@ -1,6 +1,6 @@
 """Errors to HTTP, in one place: domain errors to statuses, Powertools' validation errors to
-domain errors naming the parameter, each answered in the route's dialect's shape (its wording
-lives with the dialect, ``api.native`` / ``api.agentuity``)."""
+domain errors naming the parameter (and their messages), each answered in the route's
+dialect's body shape (``api.native`` / ``api.agentuity``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The route scaffold: a dialect's resolver with its error handlers, and the Lambda entry point
 around it. A handler module is its imports, its route function and one line of entry::
 
-    app = rest_app(NATIVE)
+    app = RestApp(NATIVE)
 
     @app.get("/v1/threads/<thread_id>", ...)
     def handle_get_thread(thread_id: str) -> ThreadOut: ...
@@ -42,8 +42,9 @@ _ROUTE_PARAMETERS = inspect.signature(APIGatewayRestResolver.route)
 
 class RestApp(APIGatewayRestResolver):
     """A REST resolver of one dialect, validating requests, that knows its routes' query
-    parameters. A route's OpenAPI operation id defaults to its function's name
-    (``handle_get_thread`` → ``getThread``), its tag to the dialect's."""
+    parameters (a handler module has one route: they are that route's). A route's OpenAPI
+    operation id defaults to its function's name (``handle_get_thread`` → ``getThread``),
+    its tag to the dialect's."""
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(enable_validation=True)
@@ -57,21 +58,17 @@ class RestApp(APIGatewayRestResolver):
 
         def decorator(function: RouteFunction) -> RouteFunction:
             self.query_names |= query_names(function)
-            given = bound.arguments
-            given["operation_id"] = given.get("operation_id") or operation_id(function.__name__)
-            given["tags"] = given.get("tags") or [self.dialect.tag_of(given["rule"])]
-            return APIGatewayRestResolver.route(*bound.args, **bound.kwargs)(function)
+            given = bound.arguments  # every parameter of route() but self may be given by name
+            named = {name: value for name, value in given.items() if name != "self"}
+            named["operation_id"] = given.get("operation_id") or operation_id(function.__name__)
+            named["tags"] = given.get("tags") or [self.dialect.tag_of(given["rule"])]
+            return APIGatewayRestResolver.route(self, **named)(function)
 
         return decorator
 
     def tenant(self, scope: Scope) -> Tenant:
         """The calling tenant of the current request, whose key must hold ``scope`` (else 403)."""
         return current_tenant(self, scope)
-
-
-def rest_app(dialect: Dialect) -> RestApp:
-    """A new resolver for a handler module of ``dialect``."""
-    return RestApp(dialect)
 
 
 def entry(app: RestApp) -> LambdaHandler:

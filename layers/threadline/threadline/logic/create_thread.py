@@ -37,14 +37,13 @@ def create_thread(
     if agent is None:
         known = ", ".join(sorted(AGENT_TYPES))
         raise InvalidParameterError(f"Unknown agent type '{request.type}'; known types: {known}", "type")
-    if request.context_type not in agent.context_types:
+    context_type, context_id = request.context()
+    if context_type not in agent.context_types:
         accepted = ", ".join(agent.context_types)
-        parameter = "business_id" if request.context_parameter == "business_id" else "context_type"
+        parameter = "context_type" if request.business_id is None else "business_id"
         raise InvalidParameterError(f"{agent.name} works on context types: {accepted}", parameter)
     project_id = _project(tenant, request.project_id)
-    require_context(
-        tenant, request.context_type, request.context_id, parameter=request.context_parameter, store=contexts
-    )
+    require_context(tenant, context_type, context_id, parameter=request.context_parameter, store=contexts)
 
     created_at = now_iso()
     thread = Thread(
@@ -53,8 +52,8 @@ def create_thread(
         status="running",
         org_id=tenant.org_id,
         project_id=project_id,
-        context_type=request.context_type,
-        context_id=request.context_id,
+        context_type=context_type,
+        context_id=context_id,
         metadata=request.metadata,
         user_data=request.user_data,
         requester=Requester(type="api_key", id=tenant.key_id, name=tenant.key_name),

@@ -6,6 +6,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from threadline.errors import InvalidParameterError
+
 ThreadStatus = Literal["running", "interrupted", "completed", "failed", "cancelled"]
 StepStatus = Literal["running", "completed", "failed", "cancelled", "waiting"]
 # Identifiers a caller chooses (context types and ids, project ids). No '#': it separates
@@ -82,16 +84,41 @@ class Thread(BaseModel):
 
 
 class NewThread(BaseModel):
-    """A thread to create, as a dialect's request asks for it (already well formed)."""
+    """A thread to create, as a request asks for it (each field already well formed). Its
+    context is ``business_id`` (shorthand for the business context type) or
+    ``context_type`` with ``context_id``; errors name the field the caller sent."""
 
     type: str
-    context_type: str
-    context_id: str
-    # The request field that named the context, so a 404 or 400 names what the caller sent.
-    context_parameter: str = "context_id"
+    business_id: str | None = None
+    context_type: str | None = None
+    context_id: str | None = None
     project_id: str | None = None
     metadata: dict[str, Any] | None = None
     user_data: str | None = None
+
+    @property
+    def context_parameter(self) -> str:
+        """The request field that names the context."""
+        return "business_id" if self.business_id is not None else "context_id"
+
+    def context(self) -> tuple[str, str]:
+        """The subject of the thread as (context_type, context_id).
+
+        Checked here rather than in a model validator, whose error names no
+        parameter: the error names the field at fault.
+        """
+        if self.business_id is not None:
+            if self.context_type is not None or self.context_id is not None:
+                given = "context_type" if self.context_type is not None else "context_id"
+                raise InvalidParameterError(f"give either business_id or {given}, not both", "business_id")
+            return "business", self.business_id
+        if self.context_type is None and self.context_id is None:
+            raise InvalidParameterError("business_id, or context_type and context_id, is required", "business_id")
+        if self.context_id is None:
+            raise InvalidParameterError("context_id is required with context_type", "context_id")
+        if self.context_type is None:
+            raise InvalidParameterError("context_type is required with context_id", "context_type")
+        return self.context_type, self.context_id
 
 
 class Decision(BaseModel):

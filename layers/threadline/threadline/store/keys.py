@@ -112,7 +112,7 @@ KEYS_BY_ID_INDEX = "by_key_id"
 #     context  pk = C#<org_id>#<context_type>#<context_id>   sk = CONTEXT
 #
 # The org leads the key, so another org's context is simply absent. Context types and ids never
-# contain '#' (models.native patterns), so a key splits back unambiguously. Context items carry
+# contain '#' (models.domain patterns), so a key splits back unambiguously. Context items carry
 # no gsi_* attribute: the sparse listing indexes never see them. IAM policies restrict the
 # context functions to partitions starting with CONTEXT_PK_PREFIX (dynamodb:LeadingKeys).
 
@@ -122,4 +122,6 @@ CONTEXT_SK = "CONTEXT"
 
 def context_key(org_id: str, context_type: str, context_id: str) -> dict[str, str]:
     """Primary key of a context item (plain strings; the store adds types)."""
+    if "#" in context_type or "#" in context_id:  # the edge's patterns exclude it: never a client's doing
+        raise ValueError("a context type or id never contains '#'")
     return {"pk": f"{CONTEXT_PK_PREFIX}{org_id}#{context_type}#{context_id}", "sk": CONTEXT_SK}

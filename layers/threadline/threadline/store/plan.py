@@ -56,14 +56,7 @@ def plan_execution(thread: Thread, agent: AgentType) -> ExecutionInput:
             )
         stages.append(planned)
     return ExecutionInput(
-        thread=ThreadRef(
-            id=thread.id,
-            type=thread.type,
-            org_id=thread.org_id,
-            project_id=thread.project_id,
-            context_type=thread.context_type,
-            context_id=thread.context_id,
-        ),
+        thread=ThreadRef.model_validate(thread.model_dump(include=set(ThreadRef.model_fields))),
         thread_key=ThreadKey(**keys.thread_key(thread.org_id, thread.id)),
         status_partitions={
             status: keys.dimension_partition("status", thread.org_id, status) for status in THREAD_STATUSES

@@ -85,6 +85,8 @@ class StepStore:
         A step already waiting takes the new token: a retried (or replayed) wait task
         has a new token and the old one is dead, so refusing it would fail the step.
         """
+        if keys.thread_pk(org_id, thread_id) != step.key.pk.S:
+            raise ValueError("the planned step is not of this thread")
         try:
             self._db.transact_write_items(
                 TransactItems=[

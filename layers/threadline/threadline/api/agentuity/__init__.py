@@ -15,4 +15,4 @@ def _error_body(code: str, message: str, parameter: str | None) -> dict[str, Any
     return {"success": False, "message": message, "code": code}
 
 
-AGENTUITY = Dialect(name="agentuity", path_prefix="/thread", error_body=_error_body, tag="agentuity")
+AGENTUITY = Dialect(path_prefix="/thread", error_body=_error_body, tag="agentuity")

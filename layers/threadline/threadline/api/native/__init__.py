@@ -16,4 +16,4 @@ def _error_body(code: str, message: str, parameter: str | None) -> dict[str, Any
     return {"errors": [{"code": code, "message": message, "parameter": parameter}]}
 
 
-NATIVE = Dialect(name="native", path_prefix="/v1", error_body=_error_body)
+NATIVE = Dialect(path_prefix="/v1", error_body=_error_body)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-from threadline.errors import InvalidParameterError
 from threadline.models.domain import (
     CONTEXT_TYPE_PATTERN,
     IDENTIFIER_PATTERN,
@@ -40,36 +39,8 @@ class CreateThreadRequest(BaseModel):
     user_data: UserData | None = Field(default=None, description="Opaque string, encrypted at rest.")
 
     def to_new_thread(self) -> NewThread:
-        """The thread this request asks for."""
-        context_type, context_id = self.context()
-        return NewThread(
-            type=self.type,
-            context_type=context_type,
-            context_id=context_id,
-            context_parameter="business_id" if self.business_id is not None else "context_id",
-            project_id=self.project_id,
-            metadata=self.metadata,
-            user_data=self.user_data,
-        )
-
-    def context(self) -> tuple[str, str]:
-        """The subject of the thread as (context_type, context_id).
-
-        Checked here rather than in a model validator, whose error names no
-        parameter: the error names the field at fault.
-        """
-        if self.business_id is not None:
-            if self.context_type is not None or self.context_id is not None:
-                given = "context_type" if self.context_type is not None else "context_id"
-                raise InvalidParameterError(f"give either business_id or {given}, not both", "business_id")
-            return "business", self.business_id
-        if self.context_type is None and self.context_id is None:
-            raise InvalidParameterError("business_id, or context_type and context_id, is required", "business_id")
-        if self.context_id is None:
-            raise InvalidParameterError("context_id is required with context_type", "context_id")
-        if self.context_type is None:
-            raise InvalidParameterError("context_type is required with context_id", "context_type")
-        return self.context_type, self.context_id
+        """The thread this request asks for (its context is resolved by logic, after the type)."""
+        return NewThread.model_validate(self.model_dump())
 
 
 class ThreadSummaryOut(BaseModel):
