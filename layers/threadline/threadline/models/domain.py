@@ -15,7 +15,7 @@ StepStatus = Literal["running", "completed", "failed", "cancelled", "waiting"]
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 CONTEXT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 THREAD_STATUSES: tuple[ThreadStatus, ...] = get_args(ThreadStatus)
-ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "interrupted"})
+ACTIVE_STATUSES: frozenset[ThreadStatus] = frozenset({"running", "interrupted"})
 
 
 class Tenant(BaseModel):

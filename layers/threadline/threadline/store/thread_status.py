@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-_ACTIVE: tuple[ThreadStatus, ...] = tuple(sorted(ACTIVE_STATUSES))  # type: ignore[arg-type]
+_ACTIVE: tuple[ThreadStatus, ...] = tuple(sorted(ACTIVE_STATUSES))
 
 # Target status ← the statuses it may be reached from. Final statuses are never left.
 ALLOWED_FROM: dict[ThreadStatus, tuple[ThreadStatus, ...]] = {
