@@ -33,6 +33,7 @@ from threadline_tools.execution_events import reconcile_ended
 from threadline_tools.gateway import Gateway, LambdaContext, Reply
 from threadline_tools.lambda_bridge import bridged, patched_moto
 from threadline_tools.provision import Deployment, provision
+from threadline_tools.streams import StreamPump
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -70,9 +71,21 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             for name, value in created.environment().items():
                 monkeypatch.setenv(name, value)
             wiring.reset()
+            _PUMPS[:] = [StreamPump(created.threads_table)]
             yield created
             settle(created)  # no workflow may outlive the emulation it writes to
+            _PUMPS.clear()
             wiring.reset()
+
+
+# The deployment's stream → indexer delivery (tools/threadline_tools/streams.py); drained before a
+# request is served, through the gateway or `invoke`, as if the indexer had caught up.
+_PUMPS: list[StreamPump] = []
+
+
+def drain() -> int:
+    """Deliver the stream's pending records to the indexer."""
+    return sum(pump.drain() for pump in _PUMPS)
 
 
 class Keys:
@@ -141,7 +154,7 @@ class Api:
 
 @pytest.fixture
 def api(deployment: Deployment, keys: Keys) -> Api:
-    return Api(Gateway(), keys.create())
+    return Api(Gateway(before_request=drain), keys.create())
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -192,6 +205,7 @@ def put_business(api: Api, business_id: str, key: str | None = None, document: A
 def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
     """Call ``functions/<function>/app.py``'s handler with ``event``."""
     module = importlib.import_module(f"functions.{function}.app")
+    drain()
     result: dict[str, Any] = module.lambda_handler(event, LambdaContext(function))
     return result
 
@@ -286,8 +300,10 @@ def raw_thread_item(deployment: Deployment, org_id: str, thread_id: str) -> dict
 def changes_nothing(deployment: Deployment) -> Iterator[None]:
     """Assert that the block writes no thread item and starts no execution."""
     settle(deployment)
+    drain()  # what was written before the block is indexed before it
     items, started = _sorted_items(deployment), executions(deployment)
     yield
+    drain()  # and a write in the block would be indexed too
     assert _sorted_items(deployment) == items, "the threads table changed"
     assert executions(deployment) == started, "an execution was started"
 
@@ -393,8 +409,10 @@ def poll(read: Any, until: Any, timeout: float = 10.0) -> Any:
 @contextmanager
 def unchanged(deployment: Deployment) -> Iterator[None]:
     """Like ``changes_nothing``, without waiting for executions to end (one may wait for a human)."""
+    drain()
     items, started = _sorted_items(deployment), executions(deployment)
     yield
+    drain()
     assert _sorted_items(deployment) == items, "the threads table changed"
     assert executions(deployment) == started, "an execution was started or ended"
 

@@ -319,7 +319,7 @@ def _invalid(message: str) -> dict[str, Any]:
         ({"metadata": "tier=gold"}, _invalid("metadata must be a JSON object")),
         (
             {"metadata": '{"tags": ["a"]}'},
-            _invalid("metadata filter values must be strings, numbers or booleans ('tags' is not)"),
+            _invalid("""metadata filter: arrays are not indexed ('tags'); use {"$in": [...]} for one of"""),
         ),
         ({"page": 1}, _invalid("page is not a known query parameter")),
         ({"org_id": "acme"}, _invalid("org_id is not a known query parameter")),

@@ -28,6 +28,7 @@ from tests.conftest import (
     raw_thread_item,
     route_event,
     settle,
+    table_items,
     thread_items,
     wait_for_status,
 )
@@ -120,13 +121,18 @@ def test_user_data_is_encrypted_at_rest(api: Api, deployment: Deployment) -> Non
     secret = "account number 1234-5678-SECRET"
     thread = api.call("POST", "/v1/threads", body={**VALID, "user_data": secret}).json()
 
-    # When its item is read straight from DynamoDB
+    # When its items are read straight from DynamoDB
     item = raw_thread_item(deployment, "acme", thread["id"])
+    stored = [i for i in table_items(deployment) if i["pk"] == item["pk"] and "user_data_enc" in i]
 
-    # Then only ciphertext is stored (context fields stay plain: they are listed by), and the API decrypts it
-    assert "user_data" not in item
-    assert secret.encode() not in item["user_data_enc"]["B"]
-    assert secret not in json.dumps({k: v for k, v in item.items() if k != "user_data_enc"})
+    # Then only ciphertext is stored, in the user data item (context fields stay plain: they are
+    # listed by), and the API decrypts it
+    assert "user_data" not in item and "user_data_enc" not in item
+    assert [i["sk"]["S"] for i in stored] == ["USER_DATA"]
+    assert secret.encode() not in stored[0]["user_data_enc"]["B"]
+    assert secret not in json.dumps(
+        [{k: v for k, v in i.items() if k != "user_data_enc"} for i in table_items(deployment)]
+    )
     assert item["context_id"] == {"S": "biz-42"} and item["context_type"] == {"S": "business"}
     assert api.call("GET", f"/v1/threads/{thread['id']}").json()["user_data"] == secret
 

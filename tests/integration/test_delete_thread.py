@@ -110,10 +110,10 @@ def test_deleting_a_running_thread_cancels_it(api: Api, seed: Seed, deployment: 
     # When it is deleted
     body = api.call("DELETE", f"/v1/threads/{thread.id}").json()
 
-    # Then it is cancelled, in the reply, in storage and in the status index
+    # Then it is cancelled, in the reply, in storage and in the status index (deleted twin)
     assert (body["status"], body["deleted"]) == ("cancelled", True)
     item = raw_thread_item(deployment, "acme", thread.id)
-    assert (item["status"], item["gsi_status"]) == ({"S": "cancelled"}, {"S": "acme#cancelled"})
+    assert (item["status"], item["gsi_status"]) == ({"S": "cancelled"}, {"S": "acme#cancelled#deleted"})
     assert [t["id"] for t in api.call("GET", "/v1/threads", query={"status": "running"}).json()["data"]] == []
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -164,13 +166,24 @@ def test_a_cursor_keeps_working_with_filters(api: Api, seed: Seed) -> None:
     assert api.call("GET", "/v1/threads", query={"status": "running", "per_page": 2}).json()["total_count"] == 5
 
 
+# A cursor is a 16-byte HMAC over its JSON, then the JSON: {"m": member, "p": [positions], "t", "q"}.
 def _cursor_parts(cursor: str) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    parsed: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[16:])
     return parsed
 
 
-def _encode(parts: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+def _signature(cursor: str) -> bytes:
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))[:16]
+
+
+def _encode(parts: dict[str, Any], signature: bytes = bytes(16)) -> str:
+    return base64.urlsafe_b64encode(signature + json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _resigned(cursor: str, secret: str, change: Any) -> str:
+    """``cursor`` with its JSON changed by ``change`` and signed with ``secret``."""
+    body = json.dumps(change(_cursor_parts(cursor))).encode()
+    return _encode(json.loads(body), hmac.new(secret.encode(), body, hashlib.sha256).digest()[:16])
 
 
 @pytest.mark.parametrize(
@@ -184,19 +197,15 @@ def _encode(parts: dict[str, Any]) -> str:
         pytest.param(lambda c: c, {"direction": "asc"}, id="from-another-direction"),
         pytest.param(lambda c: c, {"include_deleted": "true"}, id="from-another-deleted-view"),
         pytest.param(
-            lambda c: _encode({**_cursor_parts(c), "k": {k: v for k, v in _cursor_parts(c)["k"].items() if k != "pk"}}),
+            lambda c: _encode({**_cursor_parts(c), "t": "2099-01-01T00:00:00.000000Z"}, _signature(c)),
             {},
-            id="tampered-missing-key",
+            id="tampered-same-signature",
         ),
+        pytest.param(lambda c: _encode(_cursor_parts(c)), {}, id="unsigned"),
         pytest.param(
-            lambda c: _encode({**_cursor_parts(c), "k": {**_cursor_parts(c)["k"], "extra": "x"}}),
+            lambda c: _resigned(c, "another-secret", lambda p: p),
             {},
-            id="tampered-extra-key",
-        ),
-        pytest.param(
-            lambda c: _encode({**_cursor_parts(c), "k": {**_cursor_parts(c)["k"], "gsi_org": "globex"}}),
-            {},
-            id="tampered-other-org",
+            id="signed-by-another-deployment",
         ),
     ],
 )
@@ -254,9 +263,10 @@ def test_metadata_filter_matches_every_given_key_exactly(api: Api, seed: Seed) -
     seed.thread(created=3, metadata=None)
 
     # When filtered by metadata
-    # Then every given key must equal, with JSON types respected ("1" is not 1)
-    # (true vs 1 is not asserted: moto's filter compares Python values, and True == 1)
+    # Then every given key must equal, with JSON types respected ("1" is not 1, true is not 1)
     assert list_ids(api, metadata=json.dumps({"tier": "gold"})) == [gold_us.id, both.id]
+    assert list_ids(api, metadata=json.dumps({"vip": 1})) == []
+    assert list_ids(api, metadata=json.dumps({"n": 1.0})) == [both.id]
     assert list_ids(api, metadata=json.dumps({"tier": "gold", "region": "eu"})) == [both.id]
     assert list_ids(api, metadata=json.dumps({"n": 1})) == [both.id]
     assert list_ids(api, metadata=json.dumps({"n": "1"})) == [gold_us.id]
@@ -339,15 +349,51 @@ BAD_QUERIES = [
     pytest.param({"metadata": "[1, 2]"}, _invalid("metadata", "metadata must be a JSON object")),
     pytest.param(
         {"metadata": '{"a": [1]}'},
-        _invalid("metadata", "metadata filter values must be strings, numbers or booleans ('a' is not)"),
+        _invalid("metadata", """metadata filter: arrays are not indexed ('a'); use {"$in": [...]} for one of"""),
     ),
     pytest.param(
-        {"metadata": '{"a": {"b": 1}}'},
-        _invalid("metadata", "metadata filter values must be strings, numbers or booleans ('a' is not)"),
+        {"metadata": '{"a": {"b": {}}}'},
+        _invalid("metadata", "metadata filter: an empty object matches nothing indexed ('a.b')"),
     ),
     pytest.param(
-        {"metadata": '{"a": null}'},
-        _invalid("metadata", "metadata filter values must be strings, numbers or booleans ('a' is not)"),
+        {"metadata": '{"a": {"b": {"c": {"d": {"e": 1}}}}}'},
+        _invalid("metadata", "metadata filter: paths may be at most 4 keys deep ('a.b.c.d.e' is deeper)"),
+        id="metadata-too-deep",
+    ),
+    pytest.param(
+        {"metadata": '{"a": {"$gt": 1}}'},
+        _invalid("metadata", "metadata filter: the only operator is $in, alone in its object ('a')"),
+        id="metadata-other-operator",
+    ),
+    pytest.param(
+        {"metadata": '{"a": {"$in": [1], "b": 2}}'},
+        _invalid("metadata", "metadata filter: the only operator is $in, alone in its object ('a')"),
+        id="metadata-in-with-keys",
+    ),
+    pytest.param(
+        {"metadata": '{"$in": [1]}'},
+        _invalid("metadata", "metadata filter: an operator needs a key ('$in' is at the top)"),
+        id="metadata-in-at-top",
+    ),
+    pytest.param(
+        {"metadata": '{"a": {"$in": [1]}, "b": {"$in": [2]}}'},
+        _invalid("metadata", "metadata filter: at most one $in"),
+        id="metadata-two-in",
+    ),
+    pytest.param(
+        {"metadata": json.dumps({"a": {"$in": list(range(11))}})},
+        _invalid("metadata", "metadata filter: $in takes a list of 1 to 10 values"),
+        id="metadata-in-11-values",
+    ),
+    pytest.param(
+        {"metadata": '{"a": {"$in": []}}'},
+        _invalid("metadata", "metadata filter: $in takes a list of 1 to 10 values"),
+        id="metadata-in-empty",
+    ),
+    pytest.param(
+        {"metadata": '{"a": {"$in": [{"b": 1}]}}'},
+        _invalid("metadata", "metadata filter: $in values are strings, numbers, booleans or null"),
+        id="metadata-in-object",
     ),
     pytest.param(
         {"metadata": json.dumps({f"k{i}": i for i in range(33)})},

@@ -54,7 +54,7 @@ def test_each_context_function_may_do_one_thing_to_context_items_only(function: 
 
     # Then it is one action on the threads table, restricted to context partitions
     assert (statement["Effect"], statement["Action"]) == ("Allow", action)
-    assert statement["Resource"] == {"Fn::GetAtt": ["ThreadsTable", "Arn"]}
+    assert statement["Resource"] == {"Fn::GetAtt": ["ThreadsTableV2", "Arn"]}
     leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
     assert leading == [f"{keys.CONTEXT_PK_PREFIX}*"]
 

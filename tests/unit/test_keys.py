@@ -55,7 +55,39 @@ def test_every_dimension_partition_starts_with_the_org() -> None:
         "gsi_context": "acme#business#b-1",
         "gsi_project": "acme#default",
     }
-    assert set(attributes) == set(keys.DIMENSION_ATTRIBUTES.values())
+    # (metadata items carry the sixth, gsi_meta: "<org>#<pair digest>")
+    assert set(attributes) == set(keys.DIMENSION_ATTRIBUTES.values()) - {"gsi_meta"}
+    assert keys.dimension_partition("metadata", "acme", "d1gest") == "acme#d1gest"
+
+
+def test_a_deleted_thread_sits_in_the_deleted_twin_of_every_partition() -> None:
+    # Given a deleted thread's listing coordinates
+    dims = keys.ThreadDimensions("acme", "cancelled", "cip_orchestrator", "business", "b-1", "default", deleted=True)
+
+    # Then every partition ends in #deleted (still scoped by the org), out of the way of live lists
+    assert dims.attributes() == {
+        "gsi_org": "acme#deleted",
+        "gsi_status": "acme#cancelled#deleted",
+        "gsi_type": "acme#cip_orchestrator#deleted",
+        "gsi_context": "acme#business#b-1#deleted",
+        "gsi_project": "acme#default#deleted",
+    }
+
+
+def test_a_thread_counts_in_one_stable_shard_of_each_counter() -> None:
+    # Given a thread id
+    # Then its shard is stable, within range, and counters are named by dimension and value
+    assert keys.counter_shard("t-1") == keys.counter_shard("t-1")
+    assert {keys.counter_shard(f"t-{i}") for i in range(200)} == set(range(keys.COUNTER_SHARDS))
+    dims = keys.ThreadDimensions("acme", "running", "cip_orchestrator", "business", "b-1", "default")
+    assert dims.counters() == [
+        "org",
+        "status#running",
+        "type#cip_orchestrator",
+        "context#business#b-1",
+        "project#default",
+    ]
+    assert keys.counter_pk("acme", "status#running") == "N#acme#status#running"
 
 
 @pytest.mark.parametrize(
@@ -68,7 +100,7 @@ def test_index_names(dimension: keys.Dimension, sort: keys.SortField, name: str)
 
 def test_every_index_the_store_queries_exists_in_the_template_as_designed() -> None:
     # Given the threads table of template.yaml
-    props = resources("AWS::DynamoDB::Table")["ThreadsTable"]["Properties"]
+    props = resources("AWS::DynamoDB::Table")["ThreadsTableV2"]["Properties"]
     declared = {
         index["IndexName"]: (
             next(k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH"),
@@ -79,7 +111,7 @@ def test_every_index_the_store_queries_exists_in_the_template_as_designed() -> N
     }
 
     # When the key design lists its indexes
-    designed = {name: (partition, sort, "ALL") for name, partition, sort in keys.all_index_names()}
+    designed = {name: (partition, sort, "KEYS_ONLY") for name, partition, sort in keys.all_index_names()}
 
     # Then the template declares exactly those, with the same keys, and the table's own keys match
     assert declared == designed

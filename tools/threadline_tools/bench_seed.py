@@ -153,7 +153,9 @@ class ColdRequests:
         )
         kms = boto3.client("kms", **args)
         cipher = UserDataCipher(lambda: kms, self.deployment.kms_key_id)
-        self._store = ThreadStore(dynamodb, self.deployment.threads_table, cipher, self.deployment.retention_days)
+        self._store = ThreadStore(
+            dynamodb, self.deployment.threads_table, cipher, self.deployment.retention_days, b"bench"
+        )
         self._shared_thread = self._new_thread()
         from threadline.store.contexts import ContextStore
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +63,12 @@ def gateway_response(kind: str) -> Reply:
 class Gateway:
     """Serves requests the way the deployed REST API does."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_request: Callable[[], object] | None = None) -> None:
         self._routes = routes()
         self._authorizer = authorizer_function()
+        # Run before each request: the emulation's stream delivery, so that what a request reads
+        # has been indexed (in AWS the indexer runs within about a second of a write).
+        self.before_request = before_request
 
     def request(
         self,
@@ -78,6 +82,8 @@ class Gateway:
         headers = dict(headers or {})
         query = query or {}
         method = method.upper()
+        if self.before_request is not None:
+            self.before_request()
         if body is not None and len(body.encode()) > MAX_PAYLOAD_BYTES:
             return gateway_response("REQUEST_TOO_LARGE")
         matched = self._match(method, path)

@@ -161,7 +161,8 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
     _quiet_logs()
     # Bound first, so a port in use fails before anything starts.
     try:
-        httpd = ThreadingHTTPServer((host, port), _handler_class(Gateway(), STAGE))
+        gateway = Gateway()
+        httpd = ThreadingHTTPServer((host, port), _handler_class(gateway, STAGE))
     except OSError as error:
         raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     httpd.daemon_threads = True
@@ -180,6 +181,7 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
         api_key = _store_first_key(deployment.keys_table, api_key)
         _import_handlers()
         _run_workflows(deployment, workflow)
+        _deliver_streams(deployment, workflow, gateway)
     except BaseException:
         httpd.server_close()
         workflow.close()
@@ -212,6 +214,18 @@ def _run_workflows(deployment: Any, stack: ExitStack) -> None:
     watcher = ExecutionWatcher(boto3.client("stepfunctions"), deployment.state_machine_arn)
     watcher.start()
     stack.callback(watcher.stop)
+
+
+def _deliver_streams(deployment: Any, stack: ExitStack, gateway: Gateway) -> None:
+    """Feed the threads table's stream to the indexer (moto has no event source mapping): every
+    0.2 s, and before each request, so a list always sees the writes made before it."""
+    from threadline_tools.streams import StreamPoller, StreamPump
+
+    pump = StreamPump(deployment.threads_table)
+    poller = StreamPoller(pump)
+    poller.start()
+    stack.callback(poller.stop)
+    gateway.before_request = pump.drain
 
 
 def _point_aws_at(endpoint_url: str, moto_port: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import boto3
 from threadline_tools.template import ROOT, resources
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/threadline-local"
+THREADS_TABLE = "ThreadsTableV2"  # the template's logical id of the threads table
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Deployment:
     # The state machine's DefinitionSubstitutions, as resolved here
     substitutions: dict[str, str] = field(default_factory=dict)
     retention_days: int = 30
+    # Signs list cursors (the template generates one per stack in Secrets Manager)
+    cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def environment(self) -> dict[str, str]:
         """The functions' environment variables (as template.yaml's Globals set them)."""
@@ -40,6 +44,7 @@ class Deployment:
             "STATE_MACHINE_ARN": self.state_machine_arn,
             "KMS_KEY_ID": self.kms_key_id,
             "RETENTION_DAYS": str(self.retention_days),
+            "CURSOR_SECRET": self.cursor_secret,
             "POWERTOOLS_SERVICE_NAME": "threadline",
         }
 
@@ -54,13 +59,15 @@ def _table_request(logical_id: str, name: str) -> dict[str, Any]:
     }
     if props.get("GlobalSecondaryIndexes"):
         request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     return request
 
 
 def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
     """Create everything stateful the template declares; returns the names."""
     dynamodb = boto3.client("dynamodb", **client_args)
-    names = {"ThreadsTable": f"{prefix}-threads", "KeysTable": f"{prefix}-keys"}
+    names = {THREADS_TABLE: f"{prefix}-threads", "KeysTable": f"{prefix}-keys"}
     for logical_id, name in names.items():
         dynamodb.create_table(**_table_request(logical_id, name))
         ttl = resources("AWS::DynamoDB::Table")[logical_id]["Properties"].get("TimeToLiveSpecification")
@@ -88,7 +95,7 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
         name=f"{prefix}-agent-workflow", definition=definition, roleArn=ROLE_ARN, type="STANDARD"
     )["stateMachineArn"]
     return Deployment(
-        threads_table=names["ThreadsTable"],
+        threads_table=names[THREADS_TABLE],
         keys_table=names["KeysTable"],
         kms_key_id=key_id,
         state_machine_arn=arn,

@@ -16,6 +16,7 @@ class Settings:
     state_machine_arn: str
     kms_key_id: str
     retention_days: int
+    cursor_secret: bytes
 
 
 @lru_cache(maxsize=1)
@@ -27,4 +28,5 @@ def settings() -> Settings:
         state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
         kms_key_id=os.environ.get("KMS_KEY_ID", ""),
         retention_days=int(os.environ.get("RETENTION_DAYS", "30")),
+        cursor_secret=os.environ.get("CURSOR_SECRET", "").encode(),
     )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from threadline.store.api_keys import ApiKeyStore
     from threadline.store.contexts import ContextStore
     from threadline.store.steps import StepStore
+    from threadline.store.thread_index import ThreadIndexer
     from threadline.store.thread_status import ThreadStatusStore
     from threadline.store.threads import ThreadStore
     from threadline.workflow.executions import WorkflowRunner
@@ -25,6 +26,7 @@ __all__ = [
     "reset",
     "status_store",
     "step_store",
+    "thread_indexer",
     "thread_store",
     "workflow_runner",
 ]
@@ -38,7 +40,15 @@ def thread_store() -> ThreadStore:
 
     config = settings()
     cipher = UserDataCipher(clients.kms, config.kms_key_id)
-    return ThreadStore(clients.dynamodb(), config.threads_table, cipher, config.retention_days)
+    return ThreadStore(clients.dynamodb(), config.threads_table, cipher, config.retention_days, config.cursor_secret)
+
+
+@lru_cache(maxsize=1)
+def thread_indexer() -> ThreadIndexer:
+    """The writer of metadata index items and counters (fed by the threads table's stream)."""
+    from threadline.store.thread_index import ThreadIndexer
+
+    return ThreadIndexer(clients.dynamodb(), settings().threads_table)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +93,7 @@ def workflow_runner() -> WorkflowRunner:
 
 def reset() -> None:
     """Forget every cached object (tests start each case afresh)."""
-    for factory in (thread_store, status_store, step_store, context_store, workflow_runner):
+    for factory in (thread_store, thread_indexer, status_store, step_store, context_store, workflow_runner):
         factory.cache_clear()
     settings.cache_clear()
     clients.reset()

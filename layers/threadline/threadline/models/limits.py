@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from threadline.models.metadata import check_indexable
+
 MAX_BODY_BYTES = 1024 * 1024
 MAX_METADATA_KEYS = 32
 MAX_METADATA_KEY_LENGTH = 64
@@ -31,6 +33,7 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if len(json.dumps(metadata, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
     _check_storable(metadata, depth=1)
+    check_indexable(metadata)
     return metadata
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from threadline.errors import InvalidParameterError
 from threadline.models.domain import Thread
 from threadline.models.limits import check_metadata
+from threadline.models.metadata import MetadataFilter, parse_filter
 
 SortField = Literal["created_at", "updated_at"]
 DEFAULT_PAGE_SIZE = 10
@@ -24,8 +25,20 @@ class ThreadFilter:
     status: str | None = None
     type: str | None = None
     context: tuple[str, str] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: MetadataFilter = field(default_factory=MetadataFilter)
     include_deleted: bool = False
+
+    def matches(self, thread: Thread) -> bool:
+        """Whether ``thread`` belongs to this list (what the indexes select, checked on the item)."""
+        return (
+            thread.org_id == self.org_id
+            and self.project_id in (None, thread.project_id)
+            and self.status in (None, thread.status)
+            and self.type in (None, thread.type)
+            and self.context in (None, (thread.context_type, thread.context_id))
+            and (self.include_deleted or not thread.deleted)
+            and self.metadata.matches(thread.metadata)
+        )
 
 
 @dataclass(frozen=True)
@@ -50,10 +63,10 @@ class ThreadPage:
     total_count: int | None
 
 
-def parse_metadata_filter(raw: str | None, parameter: str = "metadata") -> dict[str, Any]:
-    """A ``metadata`` query value: a JSON object whose values are scalars to match exactly."""
+def parse_metadata_filter(raw: str | None, parameter: str = "metadata") -> MetadataFilter:
+    """A ``metadata`` query value: a JSON object of pairs to contain (``models.metadata``)."""
     if raw is None:
-        return {}
+        return MetadataFilter()
     try:
         parsed = json.loads(raw)
     except ValueError as error:
@@ -64,9 +77,4 @@ def parse_metadata_filter(raw: str | None, parameter: str = "metadata") -> dict[
         check_metadata(parsed)
     except ValueError as error:
         raise InvalidParameterError(f"{parameter} filter: {error}", parameter) from error
-    for key, value in parsed.items():
-        if not isinstance(value, (str, int, float, bool)):
-            raise InvalidParameterError(
-                f"{parameter} filter values must be strings, numbers or booleans ('{key}' is not)", parameter
-            )
-    return parsed
+    return parse_filter(parsed, parameter)

@@ -3,18 +3,35 @@
 Threads table (``pk``/``sk``), one partition per thread, so a thread and its
 steps come back in one Query and another tenant's id is simply absent::
 
-    thread   pk = T#<org_id>#<thread_id>   sk = THREAD
-    step     pk = T#<org_id>#<thread_id>   sk = STEP#<position>#<step name>
+    index state  pk = T#<org_id>#<thread_id>   sk = INDEXED          what the indexer last applied
+    metadata     pk = T#<org_id>#<thread_id>   sk = META#<digest>    one per indexed metadata pair
+    step         pk = T#<org_id>#<thread_id>   sk = STEP#<position>#<step name>
+    thread       pk = T#<org_id>#<thread_id>   sk = THREAD           the header: no user_data
+    user data    pk = T#<org_id>#<thread_id>   sk = USER_DATA        the encrypted user_data
 
-Listing is served by sparse GSIs on attributes only thread items carry. Every
-partition value starts with the org id, so no list can reach another tenant:
+The sort keys sort in that order, so ``sk >= STEP#`` reads steps, header and user data
+without the index items, and ``sk >= THREAD`` the header and user data alone.
 
-    dimension  partition attribute   value                          sort keys
-    org        gsi_org               <org>                          created_at, updated_at
-    status     gsi_status            <org>#<status>                 created_at, updated_at
-    type       gsi_type              <org>#<type>                   created_at, updated_at
-    context    gsi_context           <org>#<context_type>#<ctx id>  created_at, updated_at
-    project    gsi_project           <org>#<project_id>             created_at, updated_at
+Listing is served by sparse, keys-only GSIs on attributes only thread headers (and, for
+metadata, metadata items) carry. Every partition value starts with the org id, so no list
+can reach another tenant; a deleted thread's values end in ``#deleted``, so deleted threads
+never sit in the way of a list of live ones:
+
+    dimension  partition attribute   value                              sort keys
+    org        gsi_org               <org>                              created_at, updated_at
+    status     gsi_status            <org>#<status>                     created_at, updated_at
+    type       gsi_type              <org>#<type>                       created_at, updated_at
+    context    gsi_context           <org>#<context_type>#<ctx id>      created_at, updated_at
+    project    gsi_project           <org>#<project_id>                 created_at, updated_at
+    metadata   gsi_meta              <org>#<pair digest>                created_at, updated_at
+
+Counters (``total_count``), in the threads table, sharded so no single item is hot; a
+thread always counts in the shard its id hashes to::
+
+    counter      pk = N#<org_id>#<counter>   sk = live#<shard> | deleted#<shard>   attribute n
+
+``<counter>`` is ``org``, ``status#<status>``, ``type#<type>``, ``project#<project>``,
+``context#<type>#<id>`` or ``meta#<digest>``.
 
 Keys table (``key_hash``): one item per API key, addressed by the SHA-256 of
 the secret; ``org_id``/``created_at`` GSI lists an org's keys.
@@ -22,6 +39,7 @@ the secret; ``org_id``/``created_at`` GSI lists an org's keys.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -29,9 +47,15 @@ if TYPE_CHECKING:  # the authorizer imports this module: no pydantic at run time
     from threadline.models.listing import SortField
 
 THREAD_SK = "THREAD"
+USER_DATA_SK = "USER_DATA"
 STEP_SK_PREFIX = "STEP#"
+METADATA_SK_PREFIX = "META#"
+INDEX_STATE_SK = "INDEXED"
+COUNTER_PK_PREFIX = "N#"
+COUNTER_SHARDS = 8
+DELETED_SUFFIX = "#deleted"
 
-Dimension = Literal["org", "status", "type", "context", "project"]
+Dimension = Literal["org", "status", "type", "context", "project", "metadata"]
 
 DIMENSION_ATTRIBUTES: dict[Dimension, str] = {
     "org": "gsi_org",
@@ -39,6 +63,7 @@ DIMENSION_ATTRIBUTES: dict[Dimension, str] = {
     "type": "gsi_type",
     "context": "gsi_context",
     "project": "gsi_project",
+    "metadata": "gsi_meta",
 }
 
 KEYS_BY_ORG_INDEX = "by_org"
@@ -52,6 +77,26 @@ def thread_pk(org_id: str, thread_id: str) -> str:
 def thread_key(org_id: str, thread_id: str) -> dict[str, str]:
     """Primary key of a thread item (plain strings; the store adds types)."""
     return {"pk": thread_pk(org_id, thread_id), "sk": THREAD_SK}
+
+
+def user_data_key(org_id: str, thread_id: str) -> dict[str, str]:
+    """Primary key of a thread's user data item."""
+    return {"pk": thread_pk(org_id, thread_id), "sk": USER_DATA_SK}
+
+
+def index_state_key(org_id: str, thread_id: str) -> dict[str, str]:
+    """Primary key of the record of what the indexer applied for a thread."""
+    return {"pk": thread_pk(org_id, thread_id), "sk": INDEX_STATE_SK}
+
+
+def metadata_key(org_id: str, thread_id: str, digest: str) -> dict[str, str]:
+    """Primary key of the item that lists a thread under one metadata pair."""
+    return {"pk": thread_pk(org_id, thread_id), "sk": f"{METADATA_SK_PREFIX}{digest}"}
+
+
+def thread_key_of(pk: str) -> dict[str, str]:
+    """The header key of the thread whose partition is ``pk`` (from any index entry)."""
+    return {"pk": pk, "sk": THREAD_SK}
 
 
 def step_sk(position: int, name: str) -> str:
@@ -85,21 +130,54 @@ class ThreadDimensions:
     context_type: str
     context_id: str
     project_id: str
+    deleted: bool = False
 
-    def attributes(self) -> dict[str, str]:
-        """GSI partition attributes for the thread item."""
+    def values(self) -> dict[Dimension, tuple[str, ...]]:
+        """The values of each header dimension (``org`` has none)."""
         return {
-            "gsi_org": dimension_partition("org", self.org_id),
-            "gsi_status": dimension_partition("status", self.org_id, self.status),
-            "gsi_type": dimension_partition("type", self.org_id, self.type),
-            "gsi_context": dimension_partition("context", self.org_id, self.context_type, self.context_id),
-            "gsi_project": dimension_partition("project", self.org_id, self.project_id),
+            "org": (),
+            "status": (self.status,),
+            "type": (self.type,),
+            "context": (self.context_type, self.context_id),
+            "project": (self.project_id,),
         }
 
+    def attributes(self) -> dict[str, str]:
+        """GSI partition attributes for the thread header."""
+        return {
+            DIMENSION_ATTRIBUTES[dimension]: dimension_partition(dimension, self.org_id, *values, deleted=self.deleted)
+            for dimension, values in self.values().items()
+        }
 
-def dimension_partition(dimension: Dimension, org_id: str, *values: str) -> str:
-    """GSI partition value of ``dimension`` (``org`` takes no values), e.g. ``acme#running``."""
-    return "#".join((org_id, *values))
+    def counters(self) -> list[str]:
+        """The counters the thread counts in (besides its metadata pairs')."""
+        return [counter_name(dimension, *values) for dimension, values in self.values().items()]
+
+
+def dimension_partition(dimension: Dimension, org_id: str, *values: str, deleted: bool = False) -> str:
+    """GSI partition value of ``dimension`` (``org`` takes no values), e.g. ``acme#running``;
+    a deleted thread's ends in ``#deleted``. ``metadata`` takes a pair digest."""
+    return "#".join((org_id, *values)) + (DELETED_SUFFIX if deleted else "")
+
+
+def counter_name(dimension: Dimension, *values: str) -> str:
+    """The counter of one dimension value, e.g. ``status#running`` (``metadata`` → ``meta#<digest>``)."""
+    return "#".join(("meta" if dimension == "metadata" else dimension, *values))
+
+
+def counter_pk(org_id: str, counter: str) -> str:
+    """Partition of one counter's shards."""
+    return f"{COUNTER_PK_PREFIX}{org_id}#{counter}"
+
+
+def counter_sk(deleted: bool, shard: int) -> str:
+    """Sort key of one shard of a counter's live or deleted count."""
+    return f"{'deleted' if deleted else 'live'}#{shard}"
+
+
+def counter_shard(thread_id: str) -> int:
+    """The shard a thread counts in: stable, so its decrement meets its increment."""
+    return hashlib.sha256(thread_id.encode()).digest()[0] % COUNTER_SHARDS
 
 
 KEYS_BY_ID_INDEX = "by_key_id"

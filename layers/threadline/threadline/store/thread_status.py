@@ -31,12 +31,13 @@ ALLOWED_FROM: dict[ThreadStatus, tuple[ThreadStatus, ...]] = {
 }
 
 
-def status_assignment(org_id: str, status: ThreadStatus) -> tuple[str, dict[str, Any]]:
+def status_assignment(org_id: str, status: ThreadStatus, deleted: bool = False) -> tuple[str, dict[str, Any]]:
     """The ``SET`` clauses (without ``SET``) and values that give a thread ``status``: the
-    attribute and its listing partition change together. ``#status`` names ``status``."""
+    attribute and its listing partition change together. ``#status`` names ``status``.
+    Only live threads move (a deleted thread's status is final), except as they are deleted."""
     return "#status = :status, gsi_status = :status_partition", {
         ":status": status,
-        ":status_partition": keys.dimension_partition("status", org_id, status),
+        ":status_partition": keys.dimension_partition("status", org_id, status, deleted=deleted),
     }
 
 

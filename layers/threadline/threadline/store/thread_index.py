@@ -1,0 +1,246 @@
+"""The index of a thread that is not on its header: metadata items and counters.
+
+Both follow the header's *stored* changes (the threads table's stream → ``functions/
+index_threads``), so every writer (the API, the state machine's own updates, a TTL purge) is
+indexed alike, and a counter is never a hot item a client's request waits on.
+
+Exactly once over an at-least-once stream: a per-thread state item records which counters the
+thread counts in (live or deleted) and the header version last applied. Each change is applied
+as the difference between that record and the header, in transactions that move the counters
+and the record together under an optimistic lock on the record, so a replayed, retried or
+concurrent application changes nothing twice, and counters never go negative (a thread counts
+in the shard its id hashes to; its decrement meets its increment there). A purge leaves a
+tombstone record (expiring after the stream's 24-hour retention) so that a replay cannot
+index a thread that is gone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from threadline.models.metadata import indexed_pairs
+from threadline.store import keys
+from threadline.store.items import deserialize, serialize
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+Counted = dict[str, str]  # counter → "live" | "deleted"
+
+_MOVES_PER_TRANSACTION = 49  # two counter updates each, + the state item: within DynamoDB's 100 items
+_TOMBSTONE_SECONDS = 2 * 24 * 3600  # longer than a stream record lives
+_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What the indexer last applied for one thread."""
+
+    applied: int = 0
+    revision: int = 0
+    counted: Counted = field(default_factory=dict)
+    entries: tuple[str, ...] = ()
+    entries_stamp: str = ""
+    purged: bool = False
+    exists: bool = False
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a header asks of the index: counters, metadata items and their sort stamps."""
+
+    org_id: str
+    thread_id: str
+    counted: Counted
+    entries: dict[str, dict[str, Any]]
+    entries_stamp: str
+
+    @classmethod
+    def of(cls, header: dict[str, Any]) -> Wanted:
+        deleted = bool(header.get("deleted", False))
+        dims = keys.ThreadDimensions(
+            org_id=header["org_id"],
+            status=header["status"],
+            type=header["type"],
+            context_type=header["context_type"],
+            context_id=header["context_id"],
+            project_id=header["project_id"],
+            deleted=deleted,
+        )
+        state = "deleted" if deleted else "live"
+        pairs = indexed_pairs(header.get("metadata"))
+        counted = {name: state for name in dims.counters()}
+        counted.update({keys.counter_name("metadata", pair.digest): state for pair in pairs})
+        sort = {"created_at": header["created_at"], "updated_at": header["updated_at"]}
+        entries = {
+            pair.digest: {
+                **keys.metadata_key(header["org_id"], header["id"], pair.digest),
+                keys.DIMENSION_ATTRIBUTES["metadata"]: keys.dimension_partition(
+                    "metadata", header["org_id"], pair.digest, deleted=deleted
+                ),
+                **sort,
+            }
+            for pair in pairs
+        }
+        stamp = f"{header['created_at']}|{header['updated_at']}|{state}"
+        return cls(header["org_id"], header["id"], counted, entries, stamp)
+
+
+class ThreadIndexer:
+    """Applies a thread header's stored state to its metadata items and counters."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def apply(self, org_id: str, thread_id: str, header: dict[str, Any] | None, version: int) -> bool:
+        """Index ``header`` (the thread item as stored at ``version``; None: purged). False when
+        this version, or a later one, was applied already."""
+        wanted = Wanted.of(header) if header is not None else Wanted(org_id, thread_id, {}, {}, "")
+        for attempt in range(_ATTEMPTS):
+            state = self._state(org_id, thread_id)
+            if state.purged or state.applied >= version:
+                return False
+            try:
+                self._write_entries(state, wanted)
+                self._move_counters(state, wanted, version, purged=header is None)
+                return True
+            except _Contended:
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # another application got there first
+        raise RuntimeError(f"index of thread {thread_id} stayed contended over {_ATTEMPTS} attempts")
+
+    # ----- steps of one application ---------------------------------------------------------
+    def _write_entries(self, state: IndexState, wanted: Wanted) -> None:
+        if set(state.entries) == set(wanted.entries) and state.entries_stamp == wanted.entries_stamp:
+            return  # nothing a metadata item holds has changed (e.g. only the status moved)
+        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": serialize(item)}} for item in wanted.entries.values()]
+        requests += [
+            {"DeleteRequest": {"Key": serialize(keys.metadata_key(wanted.org_id, wanted.thread_id, digest))}}
+            for digest in state.entries
+            if digest not in wanted.entries
+        ]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            for attempt in range(_ATTEMPTS):
+                unprocessed = self._db.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not unprocessed:
+                    break
+                pending = unprocessed
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError("metadata index writes stayed unprocessed")
+
+    def _move_counters(self, state: IndexState, wanted: Wanted, version: int, purged: bool) -> None:
+        shard = keys.counter_shard(wanted.thread_id)
+        moves = [
+            (name, state.counted.get(name), wanted.counted.get(name))
+            for name in sorted(set(state.counted) | set(wanted.counted))
+            if state.counted.get(name) != wanted.counted.get(name)
+        ]
+        counted = dict(state.counted)
+        revision = state.revision
+        step = _MOVES_PER_TRANSACTION
+        chunks = [moves[i : i + step] for i in range(0, len(moves), step)] or [[]]
+        for position, chunk in enumerate(chunks):
+            operations: list[TransactWriteItemTypeDef] = []
+            for name, before, after in chunk:
+                if before is not None:
+                    operations.append(self._add(wanted.org_id, name, before, shard, -1))
+                if after is not None:
+                    operations.append(self._add(wanted.org_id, name, after, shard, 1))
+                    counted[name] = after
+                else:
+                    counted.pop(name, None)
+            last = position == len(chunks) - 1
+            record: dict[str, Any] = {
+                ":revision": revision + 1,
+                ":counted": counted,
+                ":applied": version if last else state.applied,
+            }
+            assignments = "revision = :revision, counted = :counted, applied = :applied"
+            if last:
+                record.update({":entries": sorted(wanted.entries), ":stamp": wanted.entries_stamp, ":purged": purged})
+                assignments += ", entries = :entries, entries_stamp = :stamp, purged = :purged"
+                if purged:
+                    record[":expires"] = int(time.time()) + _TOMBSTONE_SECONDS
+                    assignments += ", purge_at = :expires"
+            if state.exists or revision > state.revision:
+                condition, record[":expected"] = "revision = :expected", revision
+            else:
+                condition = "attribute_not_exists(pk)"
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": serialize(keys.index_state_key(wanted.org_id, wanted.thread_id)),
+                        "UpdateExpression": f"SET {assignments}",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": serialize(record),
+                    }
+                }
+            )
+            try:
+                self._db.transact_write_items(TransactItems=operations)
+            except self._db.exceptions.TransactionCanceledException as error:
+                raise _Contended from error
+            except self._db.exceptions.TransactionConflictException as error:  # pragma: no cover - AWS only
+                raise _Contended from error
+            revision += 1
+
+    def _add(self, org_id: str, counter: str, state: str, shard: int, delta: int) -> TransactWriteItemTypeDef:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": serialize(
+                    {"pk": keys.counter_pk(org_id, counter), "sk": keys.counter_sk(state == "deleted", shard)}
+                ),
+                "UpdateExpression": "ADD n :delta",
+                "ExpressionAttributeValues": serialize({":delta": delta}),
+            }
+        }
+
+    def _state(self, org_id: str, thread_id: str) -> IndexState:
+        reply = self._db.get_item(
+            TableName=self._table, Key=serialize(keys.index_state_key(org_id, thread_id)), ConsistentRead=True
+        )
+        if "Item" not in reply:
+            return IndexState()
+        item = deserialize(reply["Item"])
+        return IndexState(
+            applied=int(item.get("applied", 0)),
+            revision=int(item.get("revision", 0)),
+            counted=dict(item.get("counted") or {}),
+            entries=tuple(item.get("entries") or ()),
+            entries_stamp=str(item.get("entries_stamp", "")),
+            purged=bool(item.get("purged", False)),
+            exists=True,
+        )
+
+
+class CounterStore:
+    """Reads the counters ``total_count`` comes from."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def count(self, org_id: str, counter: str, include_deleted: bool) -> int:
+        """Threads counted in ``counter`` (live ones, or all): one Query over its shards."""
+        reply = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.counter_pk(org_id, counter)}},
+        )
+        total = 0
+        for item in reply.get("Items", []):
+            if include_deleted or item["sk"]["S"].startswith("live#"):
+                total += int(item.get("n", {}).get("N", "0"))
+        return total
+
+
+class _Contended(Exception):
+    """Another application of the same thread, or a counter transaction, got in first."""

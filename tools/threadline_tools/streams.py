@@ -1,0 +1,137 @@
+"""The threads table's stream → IndexThreadsFunction, on the emulation, as Lambda's event source
+mapping does it in AWS.
+
+moto records a table's stream and serves the DynamoDB Streams read API (``describe_stream``,
+``get_shard_iterator``, ``get_records``) but runs no event source mapping. ``StreamPump`` is
+that mapping: it reads every shard from its last position, keeps the records the template's
+``FilterCriteria`` keeps, and calls the function's own handler with Lambda's event shape
+(``{"Records": [...]}``, each with its ``eventSourceARN``) in batches of the template's
+``BatchSize``. A batch item failure is retried from the failed record, as Lambda does with
+``ReportBatchItemFailures``; one that keeps failing stops the pump with an error (in AWS it
+would block the shard until the record expires, then go to the on-failure queue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from threadline_tools.gateway import LambdaContext
+from threadline_tools.template import load_handler, resources
+
+logger = logging.getLogger(__name__)
+
+FUNCTION = "IndexThreadsFunction"
+_RETRIES = 5
+
+
+def _mapping() -> dict[str, Any]:
+    events = resources("AWS::Serverless::Function")[FUNCTION]["Properties"]["Events"]
+    return next(e["Properties"] for e in events.values() if e["Type"] == "DynamoDB")
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering: every key of the pattern present, leaves a list of allowed values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+class StreamPump:
+    """Delivers the stream's new records to the indexer; ``drain()`` returns how many it delivered."""
+
+    def __init__(self, table: str, **client_args: Any) -> None:
+        mapping = _mapping()
+        self._patterns = [json.loads(f["Pattern"]) for f in mapping.get("FilterCriteria", {}).get("Filters", [])]
+        self._batch = int(mapping.get("BatchSize", 100))
+        # moto serves the regional endpoint, not the account-based one botocore now prefers.
+        config = Config(account_id_endpoint_mode="disabled")
+        self._streams = boto3.client("dynamodbstreams", config=config, **client_args)
+        self._arn = boto3.client("dynamodb", **client_args).describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self._handler = load_handler(FUNCTION)
+        self._iterators: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def drain(self) -> int:
+        """Deliver every record written so far (one caller at a time, like one poller per shard)."""
+        with self._lock:
+            delivered = 0
+            shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                records = self._read(shard["ShardId"])
+                wanted = [r for r in records if not self._patterns or any(matches(p, r) for p in self._patterns)]
+                for start in range(0, len(wanted), self._batch):
+                    self._deliver(wanted[start : start + self._batch])
+                delivered += len(wanted)
+            return delivered
+
+    def _read(self, shard_id: str) -> list[dict[str, Any]]:
+        iterator = (
+            self._iterators.get(shard_id)
+            or self._streams.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        )
+        records: list[dict[str, Any]] = []
+        while True:
+            reply = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += reply.get("Records", [])
+            iterator = reply["NextShardIterator"]
+            if not reply.get("Records"):
+                break
+        self._iterators[shard_id] = iterator
+        return records
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        for _ in range(_RETRIES):
+            event = {"Records": [{**record, "eventSourceARN": self._arn} for record in _lambda_shaped(batch)]}
+            reply = self._handler(event, LambdaContext(FUNCTION)) or {}
+            failures = [f["itemIdentifier"] for f in reply.get("batchItemFailures", [])]
+            if not failures:
+                return
+            first = min(failures, key=int)  # Lambda resumes at the lowest failed sequence number
+            batch = [r for r in batch if int(r["dynamodb"]["SequenceNumber"]) >= int(first)]
+        raise RuntimeError(f"{FUNCTION} kept failing on stream record {batch[0]['dynamodb']['SequenceNumber']}")
+
+
+def _lambda_shaped(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GetRecords' records as Lambda passes them: JSON values (creation time in epoch seconds)."""
+    shaped = []
+    for record in records:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if created is not None and hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        shaped.append({**record, "dynamodb": change})
+    return shaped
+
+
+class StreamPoller:
+    """Drains a pump every ``interval`` seconds in a background thread (the local server's mapping)."""
+
+    def __init__(self, pump: StreamPump, interval: float = 0.2) -> None:
+        self._pump = pump
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._pump.drain()
+            except Exception:  # keep polling, as the mapping retries; the error is in the log
+                logger.exception("stream delivery failed; retrying")
