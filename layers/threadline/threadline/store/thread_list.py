@@ -229,6 +229,7 @@ class _Walk:
         self.snapshot: list[dict[str, str] | None] = list(positions)
         self._positions = list(positions)
         self.matched = 0
+        self._counting = False
         index = keys.index_name(member.dimension, page.sort)
         attribute = keys.DIMENSION_ATTRIBUTES[member.dimension]
         first = page.offset + page.limit + 1
@@ -281,7 +282,8 @@ class _Walk:
         return [with_data.get(keys.thread_pk(t.org_id, t.id), t) for t in window], has_more
 
     def remaining_matches(self) -> Iterator[tuple[_Entry, Thread]]:
-        """The matches after the page (counting them reads the rest of the member)."""
+        """The matches after the page (counting them reads the rest of the member, in full batches)."""
+        self._counting = True
         return self._matches
 
     def _find_matches(self) -> Iterator[tuple[_Entry, Thread]]:
@@ -289,6 +291,8 @@ class _Walk:
         while True:
             needed = max(1, self._page.offset + self._page.limit + 1 - self.matched)
             size = needed if not matched else math.ceil(needed * 1.25 * examined / matched)
+            if self._counting:
+                size = _MAX_BATCH
             batch = [e for _, e in zip(range(min(_MAX_BATCH, max(needed, size))), self._entries, strict=False)]
             if not batch:
                 return
