@@ -10,7 +10,6 @@ the ASL interpreter turns into the task error named after the exception.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
@@ -21,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from threadline_tools.moto_dynamodb import patched_dynamodb
 from threadline_tools.template import load_handler
 
 # moto function name → template logical id, for every bridged function
@@ -155,33 +155,6 @@ def _cached_client(original: Any) -> Any:
     return client_for
 
 
-# moto's DynamoDB is not thread-safe: a transaction deep-copies the tables (to roll back) while a
-# workflow's thread may be writing to them. DynamoDB itself is; one lock around each call makes
-# moto so too.
-_DYNAMODB_LOCK = threading.RLock()
-_DYNAMODB_CALLS = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "get_item",
-    "query",
-    "scan",
-    "transact_write_items",
-    "transact_get_items",
-    "batch_write_item",
-    "batch_get_item",
-)
-
-
-def _serialized(original: Any) -> Any:
-    @functools.wraps(original)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with _DYNAMODB_LOCK:
-            return original(*args, **kwargs)
-
-    return call
-
-
 @contextmanager
 def patched_moto() -> Iterator[None]:
     """While active: moto's Lambda runs bridged functions in-process, and the moto gaps
@@ -196,17 +169,12 @@ def patched_moto() -> Iterator[None]:
     global _ORIGINAL_PARSE
     if _ORIGINAL_PARSE is None:
         _ORIGINAL_PARSE = AmazonStateLanguageParser.parse
-    from moto.dynamodb.models import DynamoDBBackend
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 
     communication = execution.BaseExecutionWorkerCommunication
     with ExitStack() as stack:
-        for name in _DYNAMODB_CALLS:
-            if hasattr(DynamoDBBackend, name):
-                stack.enter_context(
-                    mock.patch.object(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
-                )
+        stack.enter_context(patched_dynamodb())
         for module in (lambda_eval_utils, state_task_service_dynamodb):
             stack.enter_context(mock.patch.object(module, "boto_client_for", _cached_client(module.boto_client_for)))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse)))

@@ -156,13 +156,18 @@ class LocalServer:
             pass
 
 
+class _Server(ThreadingHTTPServer):
+    # Python's default listen backlog (5) resets a burst of concurrent clients; API Gateway queues them.
+    request_queue_size = 128
+
+
 def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | None = None) -> LocalServer:
     """Bind the HTTP server, start and provision the emulation, store the first key."""
     _quiet_logs()
     # Bound first, so a port in use fails before anything starts.
     try:
         gateway = Gateway()
-        httpd = ThreadingHTTPServer((host, port), _handler_class(gateway, STAGE))
+        httpd = _Server((host, port), _handler_class(gateway, STAGE))
     except OSError as error:
         raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     httpd.daemon_threads = True
