@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+from threadline import wiring
+from threadline.timeutil import now_iso
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -443,3 +445,40 @@ def test_a_key_without_read_scope_cannot_list(api: Api, keys: Keys) -> None:
     # Then 403
     assert reply.status == 403
     assert reply.json() == error_body("forbidden", "This API key lacks the 'read' scope")
+
+
+@pytest.mark.parametrize("sort", ["created_at", "updated_at"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_a_cursor_walk_survives_writes_during_it(api: Api, seed: Seed, sort: str, direction: str) -> None:
+    # Given 24 threads, walked 5 at a time
+    threads = [seed.thread(created=i, updated=i + 100) for i in range(24)]
+    first = api.call("GET", "/v1/threads", query={"limit": 5, "sort": sort, "direction": direction}).json()
+    seen = ids(first)
+    cursor = first["next_cursor"]
+
+    # When, between pages, threads are created, updated (one already listed, one not yet) and deleted
+    unseen = [t for t in threads if t.id not in seen]
+    updated = {seen[0], unseen[-1].id}
+    deleted = {unseen[0].id}
+    created = [seed.thread(created_at=now_iso(), updated_at=now_iso()) for _ in range(3)]
+    for thread_id in updated:
+        assert wiring.status_store().move("acme", thread_id, "completed")
+    for thread_id in deleted:
+        assert api.call("DELETE", f"/v1/threads/{thread_id}").status == 200
+    while cursor:
+        page = api.call(
+            "GET", "/v1/threads", query={"limit": 5, "sort": sort, "direction": direction, "cursor": cursor}
+        )
+        assert page.status == 200, page.body
+        seen += ids(page.json())
+        cursor = page.json()["next_cursor"]
+
+    # Then no thread is listed twice, and every thread the writes left alone is listed once
+    assert len(seen) == len(set(seen))
+    untouched = {t.id for t in threads} - updated - deleted
+    assert untouched <= set(seen)
+    assert not deleted & set(seen[5:])
+    # (threads created during the walk show up only where the walk had yet to go: the end, ascending)
+    assert {t.id for t in created} & set(seen) == (
+        {t.id for t in created} if direction == "asc" and sort == "created_at" else set()
+    )
