@@ -290,7 +290,9 @@ class _Walk:
         examined = matched = 0
         while True:
             needed = max(1, self._page.offset + self._page.limit + 1 - self.matched)
-            size = needed if not matched else math.ceil(needed * 1.25 * examined / matched)
+            # What is missing, scaled by the share of candidates that matched so far (a full batch
+            # when none did yet), so a selective combination takes a few round trips, not one per match.
+            size = math.ceil(needed * 1.25 * examined / matched) if matched else (_MAX_BATCH if examined else needed)
             if self._counting:
                 size = _MAX_BATCH
             batch = [e for _, e in zip(range(min(_MAX_BATCH, max(needed, size))), self._entries, strict=False)]
