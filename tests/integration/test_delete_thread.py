@@ -27,6 +27,7 @@ from tests.conftest import (
     key_id,
     raw_thread_item,
     route_event,
+    seed_steps,
     settle,
     table_items,
     wait_for_status,
@@ -258,3 +259,30 @@ def test_a_workflow_that_cannot_be_stopped_does_not_undo_the_answer(
     assert reply.status == 200
     assert (reply.json()["status"], reply.json()["deleted"]) == ("cancelled", True)
     assert raw_thread_item(deployment, "acme", thread.id)["status"] == {"S": "cancelled"}
+
+
+def test_the_purge_of_a_deleted_thread_takes_its_whole_partition_and_its_counts(
+    api: Api, seed: Seed, deployment: Deployment
+) -> None:
+    # Given a deleted thread with user data, steps and metadata, and a live one
+    gone = seed.thread(status="completed", user_data="notes", metadata={"tier": "gold"})
+    seed_steps(gone, {"business_record": "completed", "tin_check": "completed"})
+    live = seed.thread(metadata={"tier": "gold"})
+    assert api.call("DELETE", f"/v1/threads/{gone.id}").status == 200
+    everything = {"include_deleted": "true", "metadata": '{"tier": "gold"}'}
+    assert api.call("GET", "/v1/threads", query=everything).json()["total_count"] == 2
+
+    # When DynamoDB's TTL purges its header (the only item whose TTL is set)
+    header = raw_thread_item(deployment, "acme", gone.id)
+    assert "purge_at" in header
+    assert not [
+        i for i in table_items(deployment) if i["pk"] == header["pk"] and "purge_at" in i and i["sk"] != header["sk"]
+    ]
+    clients.dynamodb().delete_item(TableName=deployment.threads_table, Key={"pk": header["pk"], "sk": header["sk"]})
+
+    # Then the indexer takes the rest of its partition (but a tombstone against replays), and its counts
+    reply = api.call("GET", "/v1/threads", query=everything).json()
+    assert (reply["total_count"], [t["id"] for t in reply["data"]]) == (1, [live.id])
+    left = [i["sk"]["S"] for i in table_items(deployment) if i["pk"] == header["pk"]]
+    assert left == ["INDEXED"]
+    assert api.call("GET", f"/v1/threads/{gone.id}").status == 404

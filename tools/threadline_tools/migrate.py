@@ -62,10 +62,7 @@ def upgraded(item: dict[str, Any]) -> list[dict[str, Any]]:
     header.update(serialize(dims.attributes()))
     items = [header]
     if blob is not None:
-        user_data = {**serialize(keys.user_data_key(plain["org_id"], plain["id"])), "user_data_enc": blob}
-        if "purge_at" in header:
-            user_data["purge_at"] = header["purge_at"]
-        items.append(user_data)
+        items.append({**serialize(keys.user_data_key(plain["org_id"], plain["id"])), "user_data_enc": blob})
     return items
 
 

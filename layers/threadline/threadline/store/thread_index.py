@@ -11,7 +11,8 @@ and the record together under an optimistic lock on the record, so a replayed, r
 concurrent application changes nothing twice, and counters never go negative (a thread counts
 in the shard its id hashes to; its decrement meets its increment there). A purge leaves a
 tombstone record (expiring after the stream's 24-hour retention) so that a replay cannot
-index a thread that is gone.
+index a thread that is gone, and takes the rest of the thread's partition with it (steps, user
+data, metadata items): one TTL, on the header, purges a thread.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class ThreadIndexer:
                 return False
             try:
                 self._write_entries(state, wanted)
+                if header is None:
+                    self._purge_partition(org_id, thread_id)
                 self._move_counters(state, wanted, version, purged=header is None)
                 return True
             except _Contended:
@@ -123,6 +126,33 @@ class ThreadIndexer:
             for digest in state.entries
             if digest not in wanted.entries
         ]
+        self._batch_write(requests)
+
+    def _purge_partition(self, org_id: str, thread_id: str) -> None:
+        """A purged header takes its partition with it: steps, user data (one TTL, on the header,
+        purges a thread; TTL deletes cost no write units, and the header is the only item rewritten
+        when a thread is deleted)."""
+        keep = keys.INDEX_STATE_SK
+        start: dict[str, Any] | None = None
+        doomed: list[dict[str, Any]] = []
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": keys.thread_pk(org_id, thread_id)}},
+                "ProjectionExpression": "pk, sk",
+                "ConsistentRead": True,
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            reply = self._db.query(**request)
+            doomed += [{"DeleteRequest": {"Key": item}} for item in reply.get("Items", []) if item["sk"]["S"] != keep]
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                break
+        self._batch_write(doomed)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending: dict[str, Any] = {self._table: requests[start : start + 25]}
             for attempt in range(_ATTEMPTS):
@@ -132,7 +162,7 @@ class ThreadIndexer:
                 pending = unprocessed
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
             else:
-                raise RuntimeError("metadata index writes stayed unprocessed")
+                raise RuntimeError("index writes stayed unprocessed")
 
     def _move_counters(self, state: IndexState, wanted: Wanted, version: int, purged: bool) -> None:
         shard = keys.counter_shard(wanted.thread_id)

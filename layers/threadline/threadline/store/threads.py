@@ -64,7 +64,8 @@ class ThreadStore:
         """Record ``thread``'s deletion (and status) if it is still at ``expected_version``.
 
         The header moves to the deleted twin of each listing partition. DynamoDB purges it
-        and its user data (TTL ``purge_at``) the retention period after ``deleted_at``.
+        (TTL ``purge_at``) the retention period after ``deleted_at``, and the indexer the rest
+        of its partition with it (``store.thread_index``).
         Returns False when someone else changed the thread first. The version condition is
         stricter than a status move's: the status it records was decided from exactly that
         version (cancelled if it was active).
@@ -76,48 +77,31 @@ class ThreadStore:
         names = {f"#d{i}": name for i, name in enumerate(partitions)}
         values = {f":d{i}": value for i, value in enumerate(partitions.values())}
         moves = ", ".join(f"#d{i} = :d{i}" for i in range(len(partitions)))
-        writes: list[TransactWriteItemTypeDef] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": serialize(keys.thread_key(thread.org_id, thread.id)),
-                    "UpdateExpression": (
-                        "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
-                        f" updated_at = :at, {assignment}, {moves}, version = :version"
-                    ),
-                    "ConditionExpression": "version = :expected AND deleted = :false",
-                    "ExpressionAttributeNames": {"#status": "status", **names},
-                    "ExpressionAttributeValues": serialize(
-                        {
-                            ":true": True,
-                            ":false": False,
-                            ":at": thread.deleted_at,
-                            ":by": thread.deleted_by,
-                            ":purge": purge_at,
-                            ":version": thread.version,
-                            ":expected": expected_version,
-                            **status_values,
-                            **values,
-                        }
-                    ),
-                }
-            }
-        ]
-        if thread.user_data is not None:
-            writes.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": serialize(keys.user_data_key(thread.org_id, thread.id)),
-                        "UpdateExpression": "SET purge_at = :purge",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": serialize({":purge": purge_at}),
+        try:  # the header alone is rewritten, whatever the size of the user data
+            self._db.update_item(
+                TableName=self._table,
+                Key=serialize(keys.thread_key(thread.org_id, thread.id)),
+                UpdateExpression=(
+                    "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
+                    f" updated_at = :at, {assignment}, {moves}, version = :version"
+                ),
+                ConditionExpression="version = :expected AND deleted = :false",
+                ExpressionAttributeNames={"#status": "status", **names},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":true": True,
+                        ":false": False,
+                        ":at": thread.deleted_at,
+                        ":by": thread.deleted_by,
+                        ":purge": purge_at,
+                        ":version": thread.version,
+                        ":expected": expected_version,
+                        **status_values,
+                        **values,
                     }
-                }
+                ),
             )
-        try:
-            self._db.transact_write_items(TransactItems=writes)
-        except self._db.exceptions.TransactionCanceledException:
+        except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
