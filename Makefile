@@ -2,6 +2,8 @@
 #   make dev     the API locally on an embedded AWS emulation (no AWS account, no Docker)
 #   make test    lint, type checks, template checks (cfn-lint, sam validate --lint, sam build), all tests
 #   make bench   cold-start and DynamoDB-cost benchmark
+#   make migrate ARGS=...  upgrade a deployed threads table, or rebuild its index (docs/deploy.md)
+#   make bench-list  listing benchmark: reads per list shape at 1,000 and 10,000 threads, write units per write
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +12,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_BUILD_DIR ?= .aws-sam/build
 
-.PHONY: install install-sam dev test lint template-check pytest pytest-lambda-python bench openapi clean
+.PHONY: install install-sam dev test lint template-check pytest pytest-lambda-python bench bench-list openapi migrate clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +63,16 @@ test: lint template-check pytest-lambda-python pytest
 bench: install
 	$(PY) -m threadline_tools.bench $(ARGS)
 
+bench-list: install
+	$(PY) -m threadline_tools.bench_list $(ARGS)
+
 openapi: install
 	$(PY) -m threadline_tools.openapi
+
+# Upgrade or repair a deployed threads table (docs/deploy.md), e.g.
+#   make migrate ARGS="--table <new table> --from-table <old table>"
+migrate: install
+	$(PY) -m threadline_tools.migrate $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .threadline
