@@ -60,6 +60,7 @@ def upgraded(item: dict[str, Any]) -> list[dict[str, Any]]:
         deleted=bool(plain.get("deleted", False)),
     )
     header.update(serialize(dims.attributes()))
+    header["has_user_data"] = {"BOOL": blob is not None}
     items = [header]
     if blob is not None:
         items.append({**serialize(keys.user_data_key(plain["org_id"], plain["id"])), "user_data_enc": blob})

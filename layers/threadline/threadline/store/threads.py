@@ -43,6 +43,7 @@ class ThreadStore:
         """Store a new thread (never overwrites one): its header and its user data together."""
         header = self._header(thread)
         header["execution_name"] = execution_name
+        header["has_user_data"] = thread.user_data is not None  # so a list reads only the user data there is
         writes: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
@@ -132,10 +133,28 @@ class ThreadStore:
         return ThreadLister(self._db, self._table, self.fetch, self._cursor_secret).page(wanted, page)
 
     def fetch(self, pks: list[str], with_user_data: bool) -> dict[str, Thread]:
-        """Threads by partition (headers, and user data if asked), in batched reads of just these keys."""
-        wanted = [keys.thread_key_of(pk) for pk in dict.fromkeys(pks)]
+        """Threads by partition (headers, then the user data of those that have some, if asked),
+        in batched reads of just these keys."""
+        items = self._batch_get([keys.thread_key_of(pk) for pk in dict.fromkeys(pks)])
         if with_user_data:
-            wanted += [{"pk": key["pk"], "sk": keys.USER_DATA_SK} for key in wanted]
+            # (a header without the flag is asked for its user data all the same)
+            items.update(
+                self._batch_get(
+                    [
+                        {"pk": pk, "sk": keys.USER_DATA_SK}
+                        for (pk, sk), header in items.items()
+                        if sk == keys.THREAD_SK and header.get("has_user_data", True)
+                    ]
+                )
+            )
+        return {
+            pk: self._thread(header, items.get((pk, keys.USER_DATA_SK)))
+            for pk in dict.fromkeys(pks)
+            if (header := items.get((pk, keys.THREAD_SK))) is not None
+        }
+
+    # ----- helpers ------------------------------------------------------
+    def _batch_get(self, wanted: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         items: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), _BATCH_GET_KEYS):
             pending: dict[str, Any] = {
@@ -147,13 +166,8 @@ class ThreadStore:
                     item = deserialize(raw)
                     items[(item["pk"], item["sk"])] = item
                 pending = reply.get("UnprocessedKeys") or {}
-        return {
-            pk: self._thread(header, items.get((pk, keys.USER_DATA_SK)))
-            for pk in dict.fromkeys(pks)
-            if (header := items.get((pk, keys.THREAD_SK))) is not None
-        }
+        return items
 
-    # ----- helpers ------------------------------------------------------
     def _query_all(self, **query: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         start = None
