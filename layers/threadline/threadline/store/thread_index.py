@@ -5,11 +5,12 @@ index_threads``), so every writer (the API, the state machine's own updates, a T
 indexed alike, and a counter is never a hot item a client's request waits on.
 
 Exactly once over an at-least-once stream: a per-thread state item records which counters the
-thread counts in (live or deleted) and the header version last applied. Each change is applied
-as the difference between that record and the header, in transactions that move the counters
-and the record together under an optimistic lock on the record, so a replayed, retried or
-concurrent application changes nothing twice, and counters never go negative (a thread counts
-in the shard its id hashes to; its decrement meets its increment there). A purge leaves a
+thread counts in (live or deleted), which metadata items it has and the header version last
+applied. Each change is applied as the difference between that record and the header, in
+transactions that write the metadata items, move the counters and update the record together,
+under an optimistic lock on the record, so a replayed, retried or concurrent application changes
+nothing twice and one that lost a race writes nothing; counters never go negative (a thread
+counts in the shard its id hashes to; its decrement meets its increment there). A purge leaves a
 tombstone record (expiring after the stream's 24-hour retention) so that a replay cannot
 index a thread that is gone, and takes the rest of the thread's partition with it (steps, user
 data, metadata items): one TTL, on the header, purges a thread.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 Counted = dict[str, str]  # counter → "live" | "deleted"
 
-_MOVES_PER_TRANSACTION = 49  # two counter updates each, + the state item: within DynamoDB's 100 items
+_ITEMS_PER_TRANSACTION = 99  # + the state item: DynamoDB's 100
 _TOMBSTONE_SECONDS = 2 * 24 * 3600  # longer than a stream record lives
 _ATTEMPTS = 8
 
@@ -107,31 +108,19 @@ class ThreadIndexer:
             if state.purged or state.applied >= version:
                 return False
             try:
-                self._write_entries(state, wanted)
                 if header is None:
                     self._purge_partition(org_id, thread_id)
-                self._move_counters(state, wanted, version, purged=header is None)
+                self._commit(state, wanted, version, purged=header is None)
                 return True
             except _Contended:
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))  # another application got there first
         raise RuntimeError(f"index of thread {thread_id} stayed contended over {_ATTEMPTS} attempts")
 
     # ----- steps of one application ---------------------------------------------------------
-    def _write_entries(self, state: IndexState, wanted: Wanted) -> None:
-        if set(state.entries) == set(wanted.entries) and state.entries_stamp == wanted.entries_stamp:
-            return  # nothing a metadata item holds has changed (e.g. only the status moved)
-        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": serialize(item)}} for item in wanted.entries.values()]
-        requests += [
-            {"DeleteRequest": {"Key": serialize(keys.metadata_key(wanted.org_id, wanted.thread_id, digest))}}
-            for digest in state.entries
-            if digest not in wanted.entries
-        ]
-        self._batch_write(requests)
-
     def _purge_partition(self, org_id: str, thread_id: str) -> None:
         """A purged header takes its partition with it: steps, user data (one TTL, on the header,
         purges a thread; TTL deletes cost no write units, and the header is the only item rewritten
-        when a thread is deleted)."""
+        when a thread is deleted). Its metadata items go with the counters, in ``_commit``."""
         keep = keys.INDEX_STATE_SK
         start: dict[str, Any] | None = None
         doomed: list[dict[str, Any]] = []
@@ -146,7 +135,11 @@ class ThreadIndexer:
             if start:
                 request["ExclusiveStartKey"] = start
             reply = self._db.query(**request)
-            doomed += [{"DeleteRequest": {"Key": item}} for item in reply.get("Items", []) if item["sk"]["S"] != keep]
+            doomed += [
+                {"DeleteRequest": {"Key": item}}
+                for item in reply.get("Items", [])
+                if item["sk"]["S"] != keep and not item["sk"]["S"].startswith(keys.METADATA_SK_PREFIX)
+            ]
             start = reply.get("LastEvaluatedKey")
             if not start:
                 break
@@ -164,37 +157,55 @@ class ThreadIndexer:
             else:
                 raise RuntimeError("index writes stayed unprocessed")
 
-    def _move_counters(self, state: IndexState, wanted: Wanted, version: int, purged: bool) -> None:
+    def _commit(self, state: IndexState, wanted: Wanted, version: int, purged: bool) -> None:
+        """Metadata items and counters to ``wanted``, with the state record, in transactions
+        conditioned on the record being as read: an application that lost a race writes nothing."""
         shard = keys.counter_shard(wanted.thread_id)
-        moves = [
-            (name, state.counted.get(name), wanted.counted.get(name))
-            for name in sorted(set(state.counted) | set(wanted.counted))
-            if state.counted.get(name) != wanted.counted.get(name)
-        ]
-        counted = dict(state.counted)
+        changes: list[tuple[list[TransactWriteItemTypeDef], str, str, str | None]] = []  # ops, kind, name, after
+        if set(state.entries) != set(wanted.entries) or state.entries_stamp != wanted.entries_stamp:
+            for digest, item in wanted.entries.items():  # (not when only a status moved, say)
+                changes.append(([{"Put": {"TableName": self._table, "Item": serialize(item)}}], "entry", digest, "1"))
+            for digest in state.entries:
+                if digest not in wanted.entries:
+                    key = serialize(keys.metadata_key(wanted.org_id, wanted.thread_id, digest))
+                    changes.append(([{"Delete": {"TableName": self._table, "Key": key}}], "entry", digest, None))
+        for name in sorted(set(state.counted) | set(wanted.counted)):
+            before, after = state.counted.get(name), wanted.counted.get(name)
+            if before == after:
+                continue
+            ops = [self._add(wanted.org_id, name, before, shard, -1)] if before is not None else []
+            ops += [self._add(wanted.org_id, name, after, shard, 1)] if after is not None else []
+            changes.append((ops, "counter", name, after))
+
+        chunks: list[list[tuple[list[TransactWriteItemTypeDef], str, str, str | None]]] = [[]]
+        for change in changes:
+            if sum(len(ops) for ops, *_ in chunks[-1]) + len(change[0]) > _ITEMS_PER_TRANSACTION:
+                chunks.append([])
+            chunks[-1].append(change)
+        counted, entries = dict(state.counted), set(state.entries)
         revision = state.revision
-        step = _MOVES_PER_TRANSACTION
-        chunks = [moves[i : i + step] for i in range(0, len(moves), step)] or [[]]
         for position, chunk in enumerate(chunks):
             operations: list[TransactWriteItemTypeDef] = []
-            for name, before, after in chunk:
-                if before is not None:
-                    operations.append(self._add(wanted.org_id, name, before, shard, -1))
-                if after is not None:
-                    operations.append(self._add(wanted.org_id, name, after, shard, 1))
-                    counted[name] = after
+            for ops, kind, name, after in chunk:
+                operations += ops
+                progress: dict[str, Any] = counted if kind == "counter" else dict.fromkeys(entries, "1")
+                if after is None:
+                    progress.pop(name, None)
                 else:
-                    counted.pop(name, None)
+                    progress[name] = after
+                if kind == "entry":
+                    entries = set(progress)
             last = position == len(chunks) - 1
             record: dict[str, Any] = {
                 ":revision": revision + 1,
                 ":counted": counted,
+                ":entries": sorted(entries),
                 ":applied": version if last else state.applied,
             }
-            assignments = "revision = :revision, counted = :counted, applied = :applied"
+            assignments = "revision = :revision, counted = :counted, entries = :entries, applied = :applied"
             if last:
-                record.update({":entries": sorted(wanted.entries), ":stamp": wanted.entries_stamp, ":purged": purged})
-                assignments += ", entries = :entries, entries_stamp = :stamp, purged = :purged"
+                record.update({":stamp": wanted.entries_stamp, ":purged": purged})
+                assignments += ", entries_stamp = :stamp, purged = :purged"
                 if purged:
                     record[":expires"] = int(time.time()) + _TOMBSTONE_SECONDS
                     assignments += ", purge_at = :expires"
