@@ -20,19 +20,25 @@ def handle_list_threads(
     page: Annotated[int | None, Query(ge=1, le=1000, description="Page number (with per_page).")] = None,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, 1-100 (default 10).")] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size for cursor paging.")] = None,
-    cursor: Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page.")] = None,
+    cursor: Annotated[str | None, Query(max_length=4096, description="next_cursor of the previous page.")] = None,
     business_id: Annotated[str | None, Query(max_length=128)] = None,
     context_type: Annotated[str | None, Query(max_length=64)] = None,
     context_id: Annotated[str | None, Query(max_length=128)] = None,
     agent_type: Annotated[str | None, Query(alias="type", max_length=128)] = None,
     status: Annotated[ThreadStatus | None, Query()] = None,
     project_id: Annotated[str | None, Query(max_length=128)] = None,
-    metadata: Annotated[str | None, Query(max_length=8192, description="JSON object; every key must equal.")] = None,
+    metadata: Annotated[
+        str | None,
+        Query(
+            max_length=8192,
+            description='JSON object: every pair contained (nested too); one key may be {"$in": [≤ 10 values]}.',
+        ),
+    ] = None,
     include_deleted: Annotated[bool, Query()] = False,
     sort: Annotated[Literal["created_at", "updated_at"], Query()] = "created_at",
     direction: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> ThreadListOut:
-    """Threads of the caller's org, newest first by default; each list is one index Query."""
+    """Threads of the caller's org, newest first by default: one keys-only index walked, the page read by key."""
     query = dict(locals())  # the parameters above: declared once, for validation and OpenAPI
     tenant = app.tenant("read")
     wanted, window = native_query(tenant, **query)

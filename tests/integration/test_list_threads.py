@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from threadline import wiring
 from threadline.timeutil import now_iso
+from threadline_tools.gateway import Gateway
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -482,3 +483,64 @@ def test_a_cursor_walk_survives_writes_during_it(api: Api, seed: Seed, sort: str
     assert {t.id for t in created} & set(seen) == (
         {t.id for t in created} if direction == "asc" and sort == "created_at" else set()
     )
+
+
+def test_a_walk_with_deleted_threads_lists_a_thread_deleted_during_it_once(api: Api, seed: Seed) -> None:
+    # Given 8 threads, walked 3 at a time with the deleted ones included
+    threads = [seed.thread(created=i) for i in range(8)]
+    first = api.call("GET", "/v1/threads", query={"limit": 3, "include_deleted": "true"}).json()
+    seen = ids(first)
+
+    # When a thread of the first page is deleted (it moves to the #deleted partition, same stamp)
+    assert api.call("DELETE", f"/v1/threads/{seen[1]}").status == 200
+    cursor = first["next_cursor"]
+    while cursor:
+        page = api.call("GET", "/v1/threads", query={"limit": 3, "include_deleted": "true", "cursor": cursor}).json()
+        seen += ids(page)
+        cursor = page["next_cursor"]
+
+    # Then every thread is listed exactly once, newest first
+    assert seen == [t.id for t in reversed(threads)]
+
+
+def test_a_cursor_of_ten_in_values_with_deleted_threads_is_accepted(api: Api, seed: Seed) -> None:
+    # Given threads under ten values of one key, some deleted
+    for i in range(12):
+        thread = seed.thread(created=i, metadata={"tier": f"t{i % 10}"})
+        if i % 3 == 0:
+            assert api.call("DELETE", f"/v1/threads/{thread.id}").status == 200
+    wanted = {"metadata": json.dumps({"tier": {"$in": [f"t{i}" for i in range(10)]}}), "include_deleted": "true"}
+
+    # When the walk goes on with the longest cursor a filter makes (20 partitions, each positioned)
+    seen: list[str] = []
+    reply = api.call("GET", "/v1/threads", query={**wanted, "limit": 11}).json()
+    seen += ids(reply)
+    second = api.call("GET", "/v1/threads", query={**wanted, "limit": 11, "cursor": reply["next_cursor"]})
+
+    # Then it is accepted and the walk completes
+    assert second.status == 200, second.body
+    seen += ids(second.json())
+    assert (len(seen), len(set(seen)), second.json()["has_more"]) == (12, 12, False)
+
+
+def test_a_page_whose_entries_are_all_stale_still_leads_on(api: Api, seed: Seed, deployment: Deployment) -> None:
+    # Given two threads with a metadata pair, the newest deleted before the indexer has moved its
+    # metadata item (a gateway that does not deliver the stream first)
+    older = seed.thread(created=1, metadata={"tier": "gold"})
+    newest = seed.thread(created=2, metadata={"tier": "gold"})
+    api.call("GET", "/v1/threads")  # both indexed
+    thread, _ = wiring.thread_store().get("acme", newest.id, with_steps=False)
+    gone = {"deleted": True, "deleted_at": stamp(3), "deleted_by": "k", "updated_at": stamp(3), "status": "cancelled"}
+    deleted = thread.model_copy(update={**gone, "version": thread.version + 1})
+    assert wiring.thread_store().soft_delete(deleted, expected_version=thread.version)
+    lagging = Api(Gateway(), api.key)
+
+    # When the first page of one is asked for
+    first = lagging.call("GET", "/v1/threads", query={"metadata": '{"tier": "gold"}', "limit": 1}).json()
+
+    # Then the stale entry is not shown, yet the page leads on to the next one
+    assert (first["data"], first["has_more"]) == ([], True)
+    second = lagging.call(
+        "GET", "/v1/threads", query={"metadata": '{"tier": "gold"}', "limit": 1, "cursor": first["next_cursor"]}
+    )
+    assert ids(second.json()) == [older.id]

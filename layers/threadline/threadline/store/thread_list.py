@@ -50,8 +50,19 @@ class Member:
     values: tuple[tuple[str, ...], ...]
 
     def partitions(self, org_id: str, include_deleted: bool) -> list[str]:
+        return [partition for partition, _ in self.sources(org_id, include_deleted)]
+
+    def sources(self, org_id: str, include_deleted: bool) -> list[tuple[str, str]]:
+        """Each partition walked, with the sort key of its entries' items (header or metadata item)."""
         flags = (False, True) if include_deleted else (False,)
-        return [keys.dimension_partition(self.dimension, org_id, *v, deleted=d) for v in self.values for d in flags]
+        return [
+            (
+                keys.dimension_partition(self.dimension, org_id, *v, deleted=d),
+                f"{keys.METADATA_SK_PREFIX}{v[0]}" if self.dimension == "metadata" else keys.THREAD_SK,
+            )
+            for v in self.values
+            for d in flags
+        ]
 
     def counters(self) -> list[str]:
         return [keys.counter_name(self.dimension, *v) for v in self.values]
@@ -82,7 +93,7 @@ class _Entry:
     sort: str
     source: int  # which partition
     key: dict[str, str]
-    after: list[dict[str, str] | None] | None = None  # every partition's position once this entry is read
+    after: list[list[str] | None] | None = None  # every partition's position once this entry is read
 
 
 class ThreadLister:
@@ -99,8 +110,9 @@ class ThreadLister:
         choices = members(wanted)
         fingerprint = _fingerprint(wanted, page)
         counts: dict[Member, int] = {}
+        last: tuple[str, str] | None = None
         if page.cursor is not None:
-            member, positions, as_of = self._decode(page.cursor, fingerprint, wanted, choices, page)
+            member, positions, last, as_of = self._decode(page.cursor, fingerprint, wanted, choices, page)
         else:
             member, as_of = choices[0], now_iso()
             if len(choices) > 1:  # the most selective member, by its counters
@@ -108,14 +120,14 @@ class ThreadLister:
                 member = min(choices, key=lambda m: counts[m])
             positions = [None] * len(member.partitions(wanted.org_id, wanted.include_deleted))
         single = len(choices) == 1
-        walk = _Walk(self, wanted, page, member, positions, as_of)
+        walk = _Walk(self, wanted, page, member, positions, last, as_of)
         threads, has_more = walk.single() if single else walk.combined()
         total = None
         if page.with_total:  # a single member is counted; several are counted by walking the chosen one
             total = self._count(wanted, member) if single else walk.matched + sum(1 for _ in walk.remaining_matches())
         cursor = None
-        if has_more and threads:
-            cursor = self._encode(fingerprint, member, walk.snapshot, as_of)
+        if has_more and walk.last is not None:  # (a page whose entries were all stale is empty, not the end)
+            cursor = self._encode(fingerprint, choices.index(member), walk.snapshot, walk.last, as_of)
         return ThreadPage(threads=threads, has_more=has_more, next_cursor=cursor, total_count=total)
 
     # ----- counters ------------------------------------------------------------------------
@@ -163,50 +175,83 @@ class ThreadLister:
         return self._fetch(pks, with_user_data)
 
     # ----- cursors ---------------------------------------------------------------------------
-    def _encode(self, fingerprint: str, member: Member, positions: list[dict[str, str] | None], as_of: str) -> str:
+    # A cursor is a 16-byte HMAC-SHA256 of its JSON, then the JSON: the walked member (its index
+    # among the filter's members), each partition's last entry read and the last one listed, as
+    # [sort stamp, thread id] (the rest of an entry's key follows from the filter), the walk's
+    # start time, and the fingerprint of the query it belongs to.
+    def _encode(
+        self, fingerprint: str, member: int, positions: list[_Position], last: tuple[str, str], as_of: str
+    ) -> str:
         body = json.dumps(
-            {"m": member.label(), "p": positions, "t": as_of, "q": fingerprint}, separators=(",", ":")
+            {
+                "m": member,
+                "p": positions,
+                "l": _position({"s": last[0], "pk": last[1]}, "s"),
+                "t": as_of,
+                "q": fingerprint,
+            },
+            separators=(",", ":"),
         ).encode()
-        signature = hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(signature + body).decode().rstrip("=")
+        return base64.urlsafe_b64encode(self._sign(body) + body).decode().rstrip("=")
+
+    def _sign(self, body: bytes) -> bytes:
+        if not self._secret:  # fail closed: an unsigned cursor could be forged
+            raise RuntimeError("CURSOR_SECRET is not set")
+        return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
 
     def _decode(
         self, cursor: str, fingerprint: str, wanted: ThreadFilter, choices: list[Member], page: PageRequest
-    ) -> tuple[Member, list[dict[str, str] | None], str]:
+    ) -> tuple[Member, list[dict[str, str] | None], tuple[str, str], str]:
         invalid = InvalidParameterError("cursor is not a next_cursor of this same list", "cursor")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except ValueError as error:
             raise invalid from error
         signature, body = raw[:16], raw[16:]
-        if not hmac.compare_digest(signature, hmac.new(self._secret, body, hashlib.sha256).digest()[:16]):
+        if not hmac.compare_digest(signature, self._sign(body)):
             raise invalid
         try:
             decoded = json.loads(body)
-            label, positions, as_of, stamp = decoded["m"], decoded["p"], decoded["t"], decoded["q"]
+            index, positions, last, as_of, stamp = decoded["m"], decoded["p"], decoded["l"], decoded["t"], decoded["q"]
         except (ValueError, KeyError, TypeError) as error:
             raise invalid from error
-        member = next((m for m in choices if m.label() == label), None)
-        if stamp != fingerprint or member is None or not isinstance(as_of, str):
+        if stamp != fingerprint or not isinstance(index, int) or not 0 <= index < len(choices):
             raise invalid
-        partitions = member.partitions(wanted.org_id, wanted.include_deleted)
+        if not isinstance(as_of, str) or not _is_position(last) or not isinstance(positions, list):
+            raise invalid
+        member = choices[index]
+        sources = member.sources(wanted.org_id, wanted.include_deleted)
         attribute = keys.DIMENSION_ATTRIBUTES[member.dimension]
-        names = {"pk", "sk", attribute, page.sort}
-        prefix = keys.thread_pk(wanted.org_id, "")
-        if not isinstance(positions, list) or len(positions) != len(partitions):
+        if len(positions) != len(sources) or not all(p is None or _is_position(p) for p in positions):
             raise invalid
-        for partition, position in zip(partitions, positions, strict=True):
-            if position is None:
-                continue
-            if (
-                not isinstance(position, dict)
-                or set(position) != names
-                or not all(isinstance(v, str) for v in position.values())
-                or position[attribute] != partition
-                or not position["pk"].startswith(prefix)
-            ):
-                raise invalid
-        return member, positions, as_of
+        starts: list[dict[str, str] | None] = [
+            None
+            if position is None
+            else {
+                "pk": keys.thread_pk(wanted.org_id, position[1]),
+                "sk": sk,
+                attribute: partition,
+                page.sort: position[0],
+            }
+            for (partition, sk), position in zip(sources, positions, strict=True)
+        ]
+        return member, starts, (last[0], keys.thread_pk(wanted.org_id, last[1])), as_of
+
+
+_Position = list[str] | None  # [sort stamp, thread id]
+
+
+def _is_position(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, str) and v for v in value)
+        and "#" not in value[1]  # a thread id: the org comes from the tenant, never the cursor
+    )
+
+
+def _position(key: dict[str, str] | None, sort: str) -> _Position:
+    return None if key is None else [key[sort], key["pk"].rsplit("#", 1)[1]]
 
 
 class _Walk:
@@ -219,14 +264,16 @@ class _Walk:
         page: PageRequest,
         member: Member,
         positions: list[dict[str, str] | None],
+        last: tuple[str, str] | None,
         as_of: str,
     ) -> None:
         self._lister = lister
         self._wanted = wanted
         self._page = page
         self._as_of = as_of
-        self._resumed = any(p is not None for p in positions)
-        self.snapshot: list[dict[str, str] | None] = list(positions)
+        self._resumed_after = last
+        self.snapshot: list[_Position] = [_position(p, page.sort) for p in positions]
+        self.last: tuple[str, str] | None = None  # (sort stamp, thread id) of the last entry listed
         self._positions = list(positions)
         self.matched = 0
         self._counting = False
@@ -242,13 +289,24 @@ class _Walk:
         self._matches = self._find_matches()
 
     def _consume(self, merged: Iterator[_Entry]) -> Iterator[_Entry]:
+        resumed = self._resumed_after
+        descending = self._page.descending
         for entry in merged:
             self._positions[entry.source] = entry.key
-            entry.after = list(self._positions)
-            # A thread updated after the walk began has moved to where the walk was (or will be)
-            # again: leave it there, so that no thread is listed twice.
-            if self._resumed and self._page.sort == "updated_at" and entry.sort > self._as_of:
-                continue
+            entry.after = [_position(p, self._page.sort) for p in self._positions]
+            if resumed is not None:
+                # At or before the last thread listed: a thread that moved partitions since (deleted
+                # into its #deleted twin, say) keeps its stamp, and is not listed twice.
+                here = (entry.sort, entry.key["pk"])
+                if (here >= resumed) if descending else (here <= resumed):
+                    continue
+                # A thread updated after the walk began has moved to where the walk was (or will be)
+                # again: leave it there, so that no thread is listed twice. Ascending, every entry
+                # from the first such one on is newer: the walk has ended.
+                if self._page.sort == "updated_at" and entry.sort > self._as_of:
+                    if not descending:
+                        return
+                    continue
             yield entry
 
     def single(self) -> tuple[list[Thread], bool]:
@@ -258,7 +316,7 @@ class _Walk:
                 return [], False
         window = [e for _, e in zip(range(self._page.limit), self._entries, strict=False)]
         if window:
-            self.snapshot = window[-1].after or []
+            self._listed(window[-1])
         has_more = next(self._entries, None) is not None
         found = self._lister.fetch([e.key["pk"] for e in window], True)
         threads = [found[e.key["pk"]] for e in window if e.key["pk"] in found]
@@ -274,12 +332,17 @@ class _Walk:
                 continue
             if len(window) < self._page.limit:
                 window.append(thread)
-                self.snapshot = entry.after or []
+                self._listed(entry)
                 continue
             has_more = True
             break
         with_data = self._lister.fetch([keys.thread_pk(t.org_id, t.id) for t in window], True)
         return [with_data.get(keys.thread_pk(t.org_id, t.id), t) for t in window], has_more
+
+    def _listed(self, entry: _Entry) -> None:
+        """Where the next page starts: after ``entry``, in every partition."""
+        self.snapshot = entry.after or []
+        self.last = (entry.sort, entry.key["pk"])
 
     def remaining_matches(self) -> Iterator[tuple[_Entry, Thread]]:
         """The matches after the page (counting them reads the rest of the member, in full batches)."""
