@@ -107,3 +107,35 @@ def test_rebuild_repairs_a_counter_that_drifted(api: Api, deployment: Deployment
 
     # Then the count is exact again
     assert api.call("GET", "/v1/threads").json()["total_count"] == 2
+
+
+def test_rebuild_sweeps_what_a_failed_purge_left(api: Api, deployment: Deployment) -> None:
+    # Given a thread whose header was purged while the indexer was failing: its user data stayed
+    _v1_table()
+    _v1_thread(T1, 1, user_data="secret notes")
+    _v1_thread(T2, 2)
+    migrate(["--table", deployment.threads_table, "--from-table", OLD])
+    drain()
+    header = {"pk": {"S": f"T#acme#{T1}"}, "sk": {"S": "THREAD"}}
+    clients.dynamodb().delete_item(TableName=deployment.threads_table, Key=header)  # stream not delivered
+
+    # When the index is rebuilt
+    migrate(["--table", deployment.threads_table, "--rebuild"])
+
+    # Then nothing of the purged thread is left, and the count is right
+    assert not [i for i in table_items(deployment) if i["pk"]["S"] == f"T#acme#{T1}"]
+    assert api.call("GET", "/v1/threads").json()["total_count"] == 1
+
+
+def test_copying_again_never_rolls_a_newer_header_back(api: Api, deployment: Deployment) -> None:
+    # Given a copied thread that has moved on since (version 4)
+    _v1_table()
+    _v1_thread(T1, 1, status="running")
+    migrate(["--table", deployment.threads_table, "--from-table", OLD])
+    assert wiring.status_store().move("acme", T1, "completed")
+
+    # When the copy runs again
+    migrate(["--table", deployment.threads_table, "--from-table", OLD])
+
+    # Then the newer header stays
+    assert api.call("GET", f"/v1/threads/{T1}").json()["status"] == "completed"

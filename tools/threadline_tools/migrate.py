@@ -75,12 +75,24 @@ def _write(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
 
 
 def copy(client: Any, source: str, target: str) -> int:
-    """Copy ``source`` (a V1 table) into ``target`` in the current design; the items copied."""
+    """Copy ``source`` (a V1 table) into ``target`` in the current design; the items copied. A
+    header already there at a later version (written since a first run) is left as it is."""
     copied = 0
     batch: list[dict[str, Any]] = []
     for item in scan(client, source):
         for new in upgraded(item):
-            batch.append({"PutRequest": {"Item": new}})
+            if new["sk"]["S"] == keys.THREAD_SK:
+                try:
+                    client.put_item(
+                        TableName=target,
+                        Item=new,
+                        ConditionExpression="attribute_not_exists(pk) OR version <= :version",
+                        ExpressionAttributeValues={":version": new.get("version", {"N": "1"})},
+                    )
+                except client.exceptions.ConditionalCheckFailedException:
+                    continue
+            else:
+                batch.append({"PutRequest": {"Item": new}})
             copied += 1
         if len(batch) >= 500:
             _write(client, target, batch)
@@ -90,11 +102,17 @@ def copy(client: Any, source: str, target: str) -> int:
 
 
 def clear_index(client: Any, table: str) -> int:
-    """Delete what the indexer derives (counters, index state, metadata items); the items deleted."""
+    """Delete what the indexer derives (counters, index state, metadata items), and what is left of
+    threads already purged (their steps and user data, had the indexer failed on the purge); the
+    items deleted."""
+    items = [{"pk": item["pk"], "sk": item["sk"]} for item in scan(client, table)]
+    with_header = {k["pk"]["S"] for k in items if k["sk"]["S"] == keys.THREAD_SK}
     doomed = [
-        {"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}
-        for item in scan(client, table)
-        if item["pk"]["S"].startswith(_DERIVED_PREFIXES) or item["sk"]["S"].startswith(_DERIVED_SKS)
+        {"DeleteRequest": {"Key": key}}
+        for key in items
+        if key["pk"]["S"].startswith(_DERIVED_PREFIXES)
+        or key["sk"]["S"].startswith(_DERIVED_SKS)
+        or (key["pk"]["S"].startswith(keys.THREAD_PK_PREFIX) and key["pk"]["S"] not in with_header)
     ]
     _write(client, table, doomed)
     return len(doomed)

@@ -69,9 +69,12 @@ DIMENSION_ATTRIBUTES: dict[Dimension, str] = {
 KEYS_BY_ORG_INDEX = "by_org"
 
 
+THREAD_PK_PREFIX = "T#"
+
+
 def thread_pk(org_id: str, thread_id: str) -> str:
     """Partition of one thread and its steps."""
-    return f"T#{org_id}#{thread_id}"
+    return f"{THREAD_PK_PREFIX}{org_id}#{thread_id}"
 
 
 def thread_key(org_id: str, thread_id: str) -> dict[str, str]:
