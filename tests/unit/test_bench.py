@@ -55,3 +55,14 @@ def test_lists_query_the_index_of_their_filter(costs: dict[str, Any]) -> None:
 def test_the_report_renders(costs: dict[str, Any]) -> None:
     text = render({"versions": versions(), "dynamodb": costs})
     assert "get thread" in text and "DynamoDB per request" in text
+
+
+def test_metadata_lists_and_counts_read_what_the_indexer_wrote(costs: dict[str, Any]) -> None:
+    # (the bench delivers the stream to the indexer before each request, as AWS would have)
+    metadata = _request(costs, "list metadata filter")
+    assert {c["index"] for c in metadata["calls"] if c["operation"] == "Query"} == {"by_metadata_created", None}
+    assert metadata["items_returned"] > 0
+    counters = [
+        c for c in _request(costs, "list (default)")["calls"] if c["operation"] == "Query" and c["index"] is None
+    ]
+    assert counters and counters[0]["returned"] > 0

@@ -33,6 +33,7 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
     from threadline_tools.gateway import Gateway
     from threadline_tools.lambda_bridge import bridged, patched_moto
     from threadline_tools.provision import provision
+    from threadline_tools.streams import StreamPump
 
     # The handlers log to stdout (Powertools); keep stdout for the report.
     with aws_sandbox(), redirect_stdout(sys.stderr), mock_aws(config=MOTO_CONFIG), patched_moto():
@@ -44,6 +45,9 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
                 if progress:
                     progress(f"DynamoDB: seeding {threads} threads")
                 seeded = seed(deployment, threads)
+                # The stream → indexer (metadata items, counters), delivered before each request
+                # and outside its recording, as if the indexer had caught up.
+                pump = StreamPump(deployment.threads_table)
                 gateway = Gateway()
                 recorder = CallRecorder()
                 results = []
@@ -52,6 +56,7 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
                     query = dict(request.query)
                     if request.before is not None:
                         query.update(request.before())
+                    pump.drain()
                     # A fresh cipher cache per request: KMS calls as a new container makes them.
                     wiring.thread_store.cache_clear()
                     recorder.attach(clients.dynamodb(), clients.kms(), clients.stepfunctions())
