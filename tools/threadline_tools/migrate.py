@@ -50,16 +50,7 @@ def upgraded(item: dict[str, Any]) -> list[dict[str, Any]]:
     header = dict(item)
     blob = header.pop("user_data_enc", None)
     plain = deserialize(header)
-    dims = keys.ThreadDimensions(
-        org_id=plain["org_id"],
-        status=plain["status"],
-        type=plain["type"],
-        context_type=plain["context_type"],
-        context_id=plain["context_id"],
-        project_id=plain["project_id"],
-        deleted=bool(plain.get("deleted", False)),
-    )
-    header.update(serialize(dims.attributes()))
+    header.update(serialize(keys.ThreadDimensions.of(plain).attributes()))
     header["has_user_data"] = {"BOOL": blob is not None}
     items = [header]
     if blob is not None:

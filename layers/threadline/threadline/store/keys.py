@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the authorizer imports this module: no pydantic at run time
+    from collections.abc import Mapping
+
     from threadline.models.listing import SortField
 
 THREAD_SK = "THREAD"
@@ -134,6 +136,19 @@ class ThreadDimensions:
     context_id: str
     project_id: str
     deleted: bool = False
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any], deleted: bool | None = None) -> ThreadDimensions:
+        """The coordinates of a thread header's (or a thread's) fields; ``deleted`` as they say unless given."""
+        return cls(
+            org_id=fields["org_id"],
+            status=fields["status"],
+            type=fields["type"],
+            context_type=fields["context_type"],
+            context_id=fields["context_id"],
+            project_id=fields["project_id"],
+            deleted=bool(fields.get("deleted", False)) if deleted is None else deleted,
+        )
 
     def values(self) -> dict[Dimension, tuple[str, ...]]:
         """The values of each header dimension (``org`` has none)."""

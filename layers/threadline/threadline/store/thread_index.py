@@ -63,16 +63,8 @@ class Wanted:
 
     @classmethod
     def of(cls, header: dict[str, Any]) -> Wanted:
-        deleted = bool(header.get("deleted", False))
-        dims = keys.ThreadDimensions(
-            org_id=header["org_id"],
-            status=header["status"],
-            type=header["type"],
-            context_type=header["context_type"],
-            context_id=header["context_id"],
-            project_id=header["project_id"],
-            deleted=deleted,
-        )
+        dims = keys.ThreadDimensions.of(header)
+        deleted = dims.deleted
         state = "deleted" if deleted else "live"
         pairs = indexed_pairs(header.get("metadata"))
         counted = {name: state for name in dims.counters()}

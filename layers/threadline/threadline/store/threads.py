@@ -73,7 +73,7 @@ class ThreadStore:
         """
         assignment, status_values = status_assignment(thread.org_id, thread.status, deleted=True)
         purge_at = int((parse_time(thread.deleted_at or now_iso()) + self._retention).timestamp())
-        partitions = self._dimensions(thread, deleted=True).attributes()
+        partitions = keys.ThreadDimensions.of(thread.model_dump(), deleted=True).attributes()
         partitions.pop(keys.DIMENSION_ATTRIBUTES["status"])  # the status assignment sets it
         names = {f"#d{i}": name for i, name in enumerate(partitions)}
         values = {f":d{i}": value for i, value in enumerate(partitions.values())}
@@ -180,22 +180,10 @@ class ThreadStore:
             if not start:
                 return items
 
-    @staticmethod
-    def _dimensions(thread: Thread, deleted: bool) -> keys.ThreadDimensions:
-        return keys.ThreadDimensions(
-            org_id=thread.org_id,
-            status=thread.status,
-            type=thread.type,
-            context_type=thread.context_type,
-            context_id=thread.context_id,
-            project_id=thread.project_id,
-            deleted=deleted,
-        )
-
     def _header(self, thread: Thread) -> dict[str, Any]:
         item = thread.model_dump(exclude={"steps", "user_data"})
         item.update(keys.thread_key(thread.org_id, thread.id))
-        item.update(self._dimensions(thread, thread.deleted).attributes())
+        item.update(keys.ThreadDimensions.of(item).attributes())
         return {k: v for k, v in item.items() if v is not None}
 
     def _thread(self, item: dict[str, Any], user_data_item: dict[str, Any] | None) -> Thread:
