@@ -340,27 +340,11 @@ BAD_PUTS = [
     pytest.param(PATH, "{not json", 400, error_body("invalid_json", "Request body is not valid JSON"), id="malformed"),
     pytest.param(PATH, None, 400, error_body("invalid_parameter", "Request body is required"), id="no-body"),
     pytest.param(PATH, "null", 400, error_body("invalid_parameter", "Request body is required"), id="null-body"),
+    pytest.param(PATH, "[]", 400, error_body("invalid_json", "Request body must be a JSON object"), id="array-body"),
     pytest.param(
-        PATH,
-        "[]",
-        400,
-        error_body("invalid_parameter", "Request body is invalid: Input should be a valid dictionary"),
-        id="array-body",
+        PATH, '"a string"', 400, error_body("invalid_json", "Request body must be a JSON object"), id="string-body"
     ),
-    pytest.param(
-        PATH,
-        '"a string"',
-        400,
-        error_body("invalid_parameter", "Request body is invalid: Input should be a valid dictionary"),
-        id="string-body",
-    ),
-    pytest.param(
-        PATH,
-        "42",
-        400,
-        error_body("invalid_parameter", "Request body is invalid: Input should be a valid dictionary"),
-        id="number-body",
-    ),
+    pytest.param(PATH, "42", 400, error_body("invalid_json", "Request body must be a JSON object"), id="number-body"),
     pytest.param(
         PATH,
         '{"score": NaN}',
@@ -379,7 +363,7 @@ BAD_PUTS = [
         PATH,
         '{"name": "\\ud800"}',
         400,
-        error_body("invalid_parameter", "Context document must be valid Unicode (it has a lone surrogate)"),
+        error_body("invalid_json", "Request body has invalid Unicode (a lone surrogate escape)"),
         id="lone-surrogate",
     ),
     pytest.param(

@@ -188,15 +188,34 @@ BAD_BODIES = [
     pytest.param(None, "{not json", 400, error_body("invalid_json", "Request body is not valid JSON"), id="malformed"),
     pytest.param(None, None, 400, error_body("invalid_parameter", "Request body is required"), id="no-body"),
     pytest.param(None, "null", 400, error_body("invalid_parameter", "Request body is required"), id="null-body"),
+    pytest.param(None, "[]", 400, error_body("invalid_json", "Request body must be a JSON object"), id="array-body"),
     pytest.param(
         None,
-        "[]",
+        json.dumps([VALID]),
         400,
-        error_body(
-            "invalid_parameter",
-            "Request body is invalid: Input should be a valid dictionary or object to extract fields from",
-        ),
-        id="array-body",
+        error_body("invalid_json", "Request body must be a JSON object"),
+        id="array-of-a-valid-thread",
+    ),
+    pytest.param(
+        None,
+        "[" * 5000 + "]" * 5000,
+        400,
+        error_body("invalid_json", "Request body nests too deeply"),
+        id="nested-5000-deep",
+    ),
+    pytest.param(
+        None,
+        '{"type": "cip_orchestrator", "business_id": "biz-42", "metadata": {"\\ud800": "x"}}',
+        400,
+        error_body("invalid_json", "Request body has invalid Unicode (a lone surrogate escape)"),
+        id="lone-surrogate-in-a-metadata-key",
+    ),
+    pytest.param(
+        None,
+        '{"type": "cip_orchestrator", "business_id": "biz-42", "user_data": "\\udfff"}',
+        400,
+        error_body("invalid_json", "Request body has invalid Unicode (a lone surrogate escape)"),
+        id="lone-surrogate-in-user-data",
     ),
     pytest.param(
         {**VALID, "status": "completed"},
@@ -538,3 +557,27 @@ def test_a_bad_request_is_400_before_the_business_is_looked_up(api: Api, deploym
     # Then the invalid parameter is what the caller hears
     assert reply.status == 400
     assert reply.json()["errors"][0]["parameter"] == "type"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/merge-patch+json", ""],
+)
+def test_a_body_that_is_not_declared_json_is_415_and_changes_nothing(
+    api: Api, deployment: Deployment, content_type: str
+) -> None:
+    with changes_nothing(deployment):
+        # When a valid thread is posted as another media type (or none)
+        reply = api.call("POST", "/v1/threads", body=VALID, headers={"Content-Type": content_type})
+
+    # Then 415 names what is accepted, and nothing was stored or started
+    assert reply.status == 415
+    assert reply.json() == error_body(
+        "unsupported_media_type", "Request bodies are JSON: send Content-Type: application/json"
+    )
+
+
+def test_json_with_a_charset_or_in_capitals_is_accepted(api: Api) -> None:
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        reply = api.call("POST", "/v1/threads", body=VALID, headers={"Content-Type": content_type})
+        assert reply.status == 201, (content_type, reply.body)

@@ -16,6 +16,7 @@ are those its function declares with ``Query``.
 from __future__ import annotations
 
 import inspect
+import json
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -77,9 +78,18 @@ def entry(app: RestApp) -> LambdaHandler:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return rejection(event, app.dialect, app.query_names) or app.resolve(event, context)
+        return rejection(event, app.dialect, app.query_names) or app.resolve(_media_type_lowered(event), context)
 
     return lambda_handler
+
+
+def _media_type_lowered(event: dict[str, Any]) -> dict[str, Any]:
+    """Media types are case-insensitive; Powertools reads ``application/json`` only as written."""
+    for field in ("headers", "multiValueHeaders"):
+        for name, value in list((event.get(field) or {}).items()):
+            if name.lower() == "content-type":
+                event[field][name] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
+    return event
 
 
 def operation_id(function_name: str) -> str:
@@ -112,4 +122,32 @@ def rejection(event: dict[str, Any], dialect: Dialect, allowed_query: frozenset[
     for name in event.get("queryStringParameters") or {}:
         if name not in allowed_query:
             return dialect.error_reply(400, "invalid_parameter", f"{name} is not a known query parameter", name)
+    return _body_rejection(event, body, dialect) if body else None
+
+
+def _body_rejection(event: dict[str, Any], body: str, dialect: Dialect) -> dict[str, Any] | None:
+    """A body that is not one JSON object of valid Unicode, before the model reads it (which
+    would take an array's first element, recurse past Python's limit, or store a lone surrogate)."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items() if isinstance(value, str)}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return dialect.error_reply(
+            415, "unsupported_media_type", "Request bodies are JSON: send Content-Type: application/json"
+        )
+    if event.get("isBase64Encoded"):
+        return None  # not sent by API Gateway without binary media types; the model rejects it
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        return dialect.error_reply(400, "invalid_json", "Request body nests too deeply")
+    except ValueError:
+        return None  # malformed JSON: the model's validation names it
+    if parsed is not None and not isinstance(parsed, dict):  # (null: "Request body is required")
+        return dialect.error_reply(400, "invalid_json", "Request body must be a JSON object")
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return dialect.error_reply(400, "invalid_json", "Request body has invalid Unicode (a lone surrogate escape)")
+    except RecursionError:
+        return dialect.error_reply(400, "invalid_json", "Request body nests too deeply")
     return None
