@@ -1,6 +1,8 @@
 """Lambda on moto without Docker: invoking a function created in moto runs the
 template function's handler in-process, as the state machine's Lambda tasks
-need; and the few moto gaps the workflow meets, patched the same way.
+need (each invocation in an execution environment of its own, as the gateway's:
+``threadline_tools.gateway.ENVIRONMENTS``); and the few moto gaps the workflow
+meets, patched the same way.
 
 moto's Lambda without Docker (``LambdaSimpleBackend``) only echoes its input;
 the bridge replaces its ``invoke`` so that a function error looks as it does on
@@ -20,8 +22,8 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from threadline_tools.gateway import ENVIRONMENTS
 from threadline_tools.moto_dynamodb import patched_dynamodb
-from threadline_tools.template import load_handler
 
 # moto function name → template logical id, for every bridged function
 _FUNCTIONS: dict[str, str] = {}
@@ -50,7 +52,7 @@ def _invoke(
         raise KeyError(f"no handler bridged for Lambda function {function.function_name}")
     event = json.loads(body) if body else {}
     try:
-        result = load_handler(logical_id)(event, _Context(function))
+        result = ENVIRONMENTS.invoke(logical_id, event, _Context(function))
     except Exception as error:  # as Lambda reports an unhandled exception
         response_headers["x-amz-function-error"] = "Unhandled"
         result = {
@@ -137,6 +139,19 @@ def _parse(definition: str) -> tuple[Any, Any]:
 
 _ORIGINAL_PARSE: Any = None
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
+_STARTS = threading.Lock()
+
+
+def _one_start_at_a_time(original: Any) -> Any:
+    # moto looks for an execution of the same name, then adds the new one: two concurrent starts
+    # of one name would both pass the look-up (Step Functions starts it once: the second start
+    # returns the first execution, or fails ExecutionAlreadyExists). The rest of moto's Step
+    # Functions interpreter is built for a concurrent server (it comes from LocalStack).
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _STARTS:
+            return original(self, *args, **kwargs)
+
+    return start_execution
 
 
 def _cached_client(original: Any) -> Any:
@@ -164,6 +179,7 @@ def patched_moto() -> Iterator[None]:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend import execution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
     global _ORIGINAL_PARSE
@@ -180,6 +196,13 @@ def patched_moto() -> Iterator[None]:
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse)))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke))
         stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure))
+        stack.enter_context(
+            mock.patch.object(
+                StepFunctionsParserBackend,
+                "start_execution",
+                _one_start_at_a_time(StepFunctionsParserBackend.start_execution),
+            )
+        )
         stack.enter_context(mock.patch.object(iteration_worker, "CustomErrorName", _error_name))
         stack.enter_context(mock.patch.object(execution.Execution, "stop", _patched_stop(execution.Execution.stop)))
         stack.enter_context(

@@ -24,6 +24,25 @@ stage (``.../api``); for parity the stage prefix is accepted too
 (``http://127.0.0.1:8000/api/v1/threads``), so a client configured with either
 form of base URL works.
 
+Concurrency: requests are served in parallel, as Lambda serves them: each on a thread of its
+own, each function invocation in an execution environment of its own (its own import of the
+handler module, borrowed for one invocation at a time; see ``gateway.Environments``), so two
+requests never share a resolver's current event, and races between requests really happen.
+The emulation is made safe for it: one lock serialises moto's DynamoDB requests (a conditional
+write's check and write, and ``ReturnValues``, are one step: ``moto_dynamodb``), concurrent
+starts of one execution name start it once (``lambda_bridge``), requests share the stream
+delivery that runs before them (``streams.StreamPump.catch_up``), and each thread logs with
+Powertools keys of its own. A request's log line ends with ``(N at once)`` when N route
+handlers were running as it started (itself included).
+
+As API Gateway, the server also: decodes the path (``/v1/threads/%61bc`` is thread ``abc``;
+an encoded slash, ``%2F``, stays in its path parameter as sent); answers any method, those no
+route serves with the JSON 405 of the path's dialect (unknown paths: the gateway's JSON 404);
+reads chunked request bodies (``Transfer-Encoding: chunked``; with a Content-Length too, a 400);
+answers what ``http.server`` refuses (a malformed request line, headers too long) with the
+gateway's JSON errors, never an HTML page; and names itself ``Server: threadline-local``,
+without a version.
+
 Everything lives in memory: stopping the server forgets every thread and key.
 The authorizer runs on every request (no cache), so a revoked key fails at once.
 """
@@ -34,16 +53,18 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 from threadline_tools.gateway import STAGE, Gateway, gateway_response
@@ -78,6 +99,8 @@ SAMPLE_BUSINESS = {
     "phone": "+1 302 555 0142",
 }
 MAX_BODY_BYTES = 11 * 1024 * 1024  # a little over API Gateway's 10 MB: the gateway answers 413 itself
+SERVER_NAME = "threadline-local"  # the Server header: no version, no Python
+LOG_AT_ONCE = re.compile(r" \((\d+) at once\)$")  # how a request log line shows its handler's concurrency
 
 
 def local_file() -> Path:
@@ -181,6 +204,7 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
         from threadline_tools.provision import provision
 
         workflow.enter_context(patched_moto())
+        workflow.enter_context(_log_keys_per_thread())
         deployment = provision()
         os.environ.update(deployment.environment())
         api_key = _store_first_key(deployment.keys_table, api_key)
@@ -223,14 +247,40 @@ def _run_workflows(deployment: Any, stack: ExitStack) -> None:
 
 def _deliver_streams(deployment: Any, stack: ExitStack, gateway: Gateway) -> None:
     """Feed the threads table's stream to the indexer (moto has no event source mapping): every
-    0.2 s, and before each request, so a list always sees the writes made before it."""
+    0.2 s, and before each read, so a list always sees the writes made before it."""
     from threadline_tools.streams import StreamPoller, StreamPump
 
     pump = StreamPump(deployment.threads_table)
     poller = StreamPoller(pump)
     poller.start()
     stack.callback(poller.stop)
-    gateway.before_request = pump.drain
+    # Before a read's handler (a write waits for no stream on AWS); concurrent reads share one delivery.
+    gateway.before_request = pump.catch_up
+    gateway.before_request_methods = frozenset({"GET", "HEAD"})
+
+
+@contextmanager
+def _log_keys_per_thread() -> Iterator[None]:
+    """Powertools keeps a logger's appended keys (the request's correlation id, the function's
+    name...) on its formatter, one per process and service: on Lambda an environment is a process
+    of its own, here concurrent requests would log each other's keys (and race on one dict).
+    While active, each thread has keys of its own, starting from those the formatter was built with."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    threads = threading.local()
+
+    def get(formatter: Any) -> dict[str, Any]:
+        mine: dict[int, dict[str, Any]] = vars(threads).setdefault("keys", {})
+        if id(formatter) not in mine:
+            mine[id(formatter)] = dict(formatter.__dict__.get("log_format") or {})
+        return mine[id(formatter)]
+
+    def put(formatter: Any, keys: dict[str, Any]) -> None:
+        formatter.__dict__.setdefault("log_format", keys)  # the keys it was built with
+        vars(threads).setdefault("keys", {})[id(formatter)] = keys
+
+    with mock.patch.object(LambdaPowertoolsFormatter, "log_format", property(get, put), create=True):
+        yield
 
 
 def _point_aws_at(endpoint_url: str, moto_port: int) -> None:
@@ -250,11 +300,14 @@ def _point_aws_at(endpoint_url: str, moto_port: int) -> None:
 
 
 def _import_handlers() -> None:
-    # Import every function now, so "ready" means ready and a broken handler fails at start.
+    # Import every function now, so "ready" means ready and a broken handler fails at start; and
+    # read the code every environment of it will run (see gateway.Environments).
+    from threadline_tools.gateway import ENVIRONMENTS
     from threadline_tools.template import load_handler, resources
 
     for function in resources("AWS::Serverless::Function"):
         load_handler(function)
+        ENVIRONMENTS.prepare(function)
 
 
 def _quiet_logs() -> None:
@@ -308,62 +361,154 @@ def _store_first_key(keys_table: str, api_key: str | None = None) -> str:
     return api_key
 
 
+# A method is an HTTP token (RFC 9110); anything else in the request line is a 400.
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+_MAX_LINE = 8192  # a chunk-size or trailer line
+
+
+class _Rejected(Exception):
+    """A request body the gateway refuses before any function runs (a gateway response)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 def _handler_class(gateway: Gateway, stage: str) -> type[BaseHTTPRequestHandler]:
-    # Powertools keeps the current event on the module-level resolver, so two
-    # requests must never be inside handlers at the same time.
-    lock = threading.Lock()
+    # No lock: each request runs on a thread of its own, its functions in environments of their
+    # own (threadline_tools.gateway.Environments), as Lambda runs concurrent invocations.
     stage_prefix = f"/{stage}"
 
     class Handler(BaseHTTPRequestHandler):
-        server_version = "threadline-local"
+        server_version = SERVER_NAME
         protocol_version = "HTTP/1.1"
+        concurrency = 0  # of this request's handler (Reply.concurrency), for the log line
+        path = ""  # (until http.server has parsed the request line: an error may come first)
+
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the gateway, as every method reaches API Gateway: one that no
+            # route serves is the 405 function's (known path) or the gateway's 404 (unknown path).
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def _serve(self) -> None:
+            if not _METHOD.fullmatch(self.command):
+                self._gateway_reply("DEFAULT_4XX", close=True)
+                return
             url = urlsplit(self.path)
             path = url.path
             if path == stage_prefix or path.startswith(stage_prefix + "/"):
                 path = path[len(stage_prefix) :] or "/"
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY_BYTES:
-                rejected = gateway_response("REQUEST_TOO_LARGE" if length > 0 else "DEFAULT_4XX")
-                self._reply(rejected.status, rejected.headers, rejected.body)
-                self.close_connection = True
+                raw = self._body()
+            except _Rejected as rejected:  # the rest of the body is unread: this connection ends
+                self._gateway_reply(rejected.kind, close=True)
                 return
-            raw = self.rfile.read(length) if length else b""
             body = raw.decode("utf-8", errors="replace") if raw else None
-            headers = {name: value for name, value in self.headers.items()}
+            headers = {name: value for name, value in self.headers.items() if name.lower() != "transfer-encoding"}
             query = parse_qs(url.query, keep_blank_values=True)
             try:
-                with lock:
-                    reply = gateway.request(self.command, path, headers, query, body)
+                reply = gateway.request(self.command, path, headers, query, body)
                 status, reply_headers, text = reply.status, reply.headers, reply.body
+                self.concurrency = reply.concurrency
             except Exception:  # as API Gateway does when a function crashes: a 5XX, details in the log
                 traceback.print_exc()
                 fallback = gateway_response("DEFAULT_5XX")
                 status, reply_headers, text = fallback.status, fallback.headers, fallback.body
             self._reply(status, reply_headers, text)
 
-        def _reply(self, status: int, headers: dict[str, str], text: str) -> None:
+        def _body(self) -> bytes:
+            """The request body, whole: of Content-Length bytes, or chunked (as curl -T - and
+            streaming clients send it)."""
+            encoding = self.headers.get("Transfer-Encoding")
+            if encoding is not None:
+                # Both framings at once is how requests are smuggled past proxies: refused.
+                if encoding.strip().lower() != "chunked" or self.headers.get("Content-Length") is not None:
+                    raise _Rejected("DEFAULT_4XX")
+                return self._chunked_body()
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                raise _Rejected("DEFAULT_4XX")
+            if length > MAX_BODY_BYTES:
+                raise _Rejected("REQUEST_TOO_LARGE")
+            return self.rfile.read(length) if length else b""
+
+        def _chunked_body(self) -> bytes:
+            body = bytearray()
+            while True:
+                line = self.rfile.readline(_MAX_LINE)
+                size_field = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
+                if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_field):
+                    raise _Rejected("DEFAULT_4XX")
+                size = int(size_field, 16)
+                if size == 0:
+                    break
+                if len(body) + size > MAX_BODY_BYTES:
+                    raise _Rejected("REQUEST_TOO_LARGE")
+                chunk = self.rfile.read(size)
+                if len(chunk) < size or self.rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n"):
+                    raise _Rejected("DEFAULT_4XX")
+                body += chunk
+            for _ in range(100):  # trailer fields, ignored, up to the empty line
+                line = self.rfile.readline(_MAX_LINE)
+                if line in (b"\r\n", b"\n"):
+                    return bytes(body)
+                if not line.endswith(b"\n"):
+                    break
+            raise _Rejected("DEFAULT_4XX")
+
+        def _gateway_reply(self, kind: str, status: int | None = None, close: bool = False) -> None:
+            reply = gateway_response(kind)
+            self._reply(status or reply.status, reply.headers, reply.body, close)
+
+        def _reply(self, status: int, headers: dict[str, str], text: str, close: bool = False) -> None:
             payload = text.encode()
             self.send_response(status)
             for name, value in headers.items():
-                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                if name.lower() not in ("content-length", "connection", "transfer-encoding", "server"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
+            if close:
+                self.send_header("Connection", "close")  # (sets close_connection)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+        def handle_one_request(self) -> None:
+            self.concurrency = 0  # (a kept-alive connection's handler serves its requests in turn)
+            super().handle_one_request()
+
+        def parse_request(self) -> bool:
+            if not super().parse_request():
+                return False
+            if self.request_version == "HTTP/0.9":  # ("GET /path", no version): not HTTP an API serves
+                self.send_error(400)
+                return False
+            return True
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # What http.server itself refuses (a malformed request line, a line or headers too
+            # long, an unknown HTTP version): the gateway's JSON error, not Python's HTML page,
+            # and always with a status line and headers (http.server omits them while the request
+            # line's version is unknown, as HTTP/0.9 replies).
+            self.log_error("code %d, message %s", code, message)
+            self.request_version = "HTTP/1.1"
+            self._gateway_reply("DEFAULT_4XX", status=code, close=True)  # (the request is at fault: even a 505)
+
+        def version_string(self) -> str:
+            return SERVER_NAME  # not http.server's "BaseHTTP/0.6 Python/3.x": no version to fingerprint
 
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            self.log_message("%s %s %s", self.command, self.path, code)
+            at_once = f" ({self.concurrency} at once)" if self.concurrency > 1 else ""
+            self.log_message("%s %s %s%s", self.command or "-", self.path or "-", code, at_once)
 
     return Handler
 

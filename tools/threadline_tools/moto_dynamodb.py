@@ -1,13 +1,21 @@
 """Two gaps of moto's DynamoDB that matter to Threadline, closed while the emulation runs.
 
-* **Threads.** moto's DynamoDB is not thread-safe (a workflow's thread writes while a request's
-  transaction reads); DynamoDB is. One lock around each backend call makes moto so too.
+* **Threads.** moto's DynamoDB is not thread-safe (its server answers requests on threads of
+  its own: a workflow's write, a request's transaction and a list's query run at once); DynamoDB
+  is. One lock makes moto so too, held for each whole request (``DynamoHandler.call_action``:
+  the read of the old item that ``ReturnValues`` answers with, the condition check, the write
+  and the reply's serialisation, as one step) and around each backend call made directly. So a
+  conditional write is atomic (no write lands between its check and its write), ``ALL_OLD``
+  returns exactly the item it replaced, and a query never iterates a table being written.
 * **Transactions.** moto backs up a whole table per item of a ``TransactWriteItems`` (a deep
   copy: O(table) each, so seeding 10,000 threads would take hours) and applies items one by
   one, so a cancelled transaction leaves stream records of writes it rolled back. DynamoDB
   checks every condition first and writes all or nothing. ``transact_write_items`` below does
   that: conditions on the items as they were, then the writes (backing up only the items
   touched, for an invalid update expression, which is our bug, never a client's).
+
+Both hold for moto in-process (``mock_aws``) and in server mode (the local server's
+``ThreadedMotoServer`` runs in the local server's process, so the patched classes serve it).
 """
 
 from __future__ import annotations
@@ -140,9 +148,11 @@ def _restore(table: Any, key: dict[str, Any], item: Any) -> None:
 def patched_dynamodb() -> Iterator[None]:
     """moto's DynamoDB made thread-safe and transactional while active."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(DynamoDBBackend, "transact_write_items", transact_write_items))
         for name in _CALLS:
             stack.enter_context(mock.patch.object(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name))))
+        stack.enter_context(mock.patch.object(DynamoHandler, "call_action", _serialized(DynamoHandler.call_action)))
         yield

@@ -9,6 +9,11 @@ that mapping: it reads every shard from its last position, keeps the records the
 ``BatchSize``. A batch item failure is retried from the failed record, as Lambda does with
 ``ReportBatchItemFailures``; one that keeps failing stops the pump with an error (in AWS it
 would block the shard until the record expires, then go to the on-failure queue).
+
+One delivery runs at a time (as one poller per shard does), so the indexer's handler, which keeps
+its batch on a module-level ``BatchProcessor``, never runs twice at once. ``catch_up`` is what
+the local server runs before each read: concurrent reads share one delivery instead of queueing
+one each.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 FUNCTION = "IndexThreadsFunction"
 _RETRIES = 5
+_PAGE = 1000  # records per GetRecords (DynamoDB's maximum)
 
 
 def _mapping() -> dict[str, Any]:
@@ -58,6 +64,36 @@ class StreamPump:
         self._handler = load_handler(FUNCTION)
         self._iterators: dict[str, str] = {}
         self._lock = threading.Lock()
+        # catch_up's deliveries: how many began, how many ended well, and whether one is under way
+        self._turns = threading.Condition()
+        self._begun = 0
+        self._done = 0
+        self._delivering = False
+
+    def catch_up(self) -> None:
+        """Deliver every record written before this call. Callers that arrive while a delivery is
+        under way wait for it and share the next one (it began after they arrived)."""
+        with self._turns:
+            wanted = self._begun + 1  # the first delivery to begin after this call
+            while self._done < wanted:
+                if not self._delivering:
+                    self._delivering = True
+                    self._begun += 1
+                    mine = self._begun
+                    break
+                self._turns.wait()
+            else:
+                return
+        delivered = False
+        try:
+            self.drain()
+            delivered = True
+        finally:
+            with self._turns:
+                self._delivering = False
+                if delivered:  # a failed delivery satisfies nobody: a waiter tries again
+                    self._done = mine
+                self._turns.notify_all()
 
     def drain(self) -> int:
         """Deliver every record written so far (one caller at a time, like one poller per shard)."""
@@ -81,10 +117,13 @@ class StreamPump:
         )
         records: list[dict[str, Any]] = []
         while True:
-            reply = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            reply = self._streams.get_records(ShardIterator=iterator, Limit=_PAGE)
             records += reply.get("Records", [])
             iterator = reply["NextShardIterator"]
-            if not reply.get("Records"):
+            # A short page is the shard's end as this read found it (moto fills every page it can):
+            # reading on until an empty one would chase the writes of running workflows for as
+            # long as they keep writing, and keep every request waiting on this delivery.
+            if len(reply.get("Records", [])) < _PAGE:
                 break
         self._iterators[shard_id] = iterator
         return records
