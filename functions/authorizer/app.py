@@ -12,4 +12,4 @@ if TYPE_CHECKING:  # Powertools is not imported at run time: ~50 ms of this func
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, wiring.api_key_store())
+    return authorize(event, wiring.api_key_store(), shared_usage_key=wiring.shared_usage_key())

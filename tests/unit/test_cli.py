@@ -114,10 +114,10 @@ def test_list_shows_keys_without_secrets(run, deployment: Deployment) -> None:
     everything = run("keys", "list", "--table", deployment.keys_table)
     only_acme = run("keys", "list", "--table", deployment.keys_table, "--org", "acme")
 
-    # Then each row shows id, prefix, org, project, scopes, name, created_at, revoked_at
+    # Then each row shows id, prefix, org, project, scopes, name, usage plan, created_at, revoked_at
     assert everything.code == 0, everything.err
     header = everything.out.splitlines()[0].split()
-    assert header == ["ID", "PREFIX", "ORG", "PROJECT", "SCOPES", "NAME", "CREATED_AT", "REVOKED_AT"]
+    assert header == ["ID", "PREFIX", "ORG", "PROJECT", "SCOPES", "NAME", "USAGE_PLAN", "CREATED_AT", "REVOKED_AT"]
     assert acme_key["id"] in everything.out and other_key["id"] in everything.out
     assert "acme ci" in everything.out and acme_key["created_at"] in everything.out
     # And never a key or a hash

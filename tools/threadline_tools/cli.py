@@ -1,9 +1,11 @@
 """``threadline``: run the local server and manage API keys.
 
     threadline dev [--host H] [--port N] [--api-key K]
-    threadline keys create --org ORG [--project P] [--scopes read,write] [--name NAME] TARGET
+    threadline keys create --org ORG [--project P] [--scopes read,write] [--name NAME]
+                           [--usage-plan ID | --shared-plan] TARGET
     threadline keys list [--org ORG] TARGET
     threadline keys revoke KEY_ID TARGET
+    threadline keys plan KEY_ID [--usage-plan ID | --shared-plan] TARGET
 
 TARGET is exactly one of
     --local                          the running local server (.threadline/local.json)
@@ -12,6 +14,11 @@ TARGET is exactly one of
 
 A key is printed once, at creation; only its SHA-256 is stored. Exit codes:
 0 done, 1 the AWS call failed or the key does not exist, 2 bad usage.
+
+Usage plans (per-key throttling and quotas, docs/operations.md): against a stack, a new key gets
+an API Gateway API key of its own on the stack's per-key plan (its KeyUsagePlanId output), or on
+``--usage-plan ID``; ``--shared-plan`` leaves it on the stack's shared plan (the stage's
+throttling only). ``keys plan`` moves an existing key. The local server has no usage plans.
 """
 
 from __future__ import annotations
@@ -31,9 +38,11 @@ from threadline.store.api_keys import ApiKeyStore
 from threadline.timeutil import now_iso
 
 from threadline_tools import local
+from threadline_tools.usage_plans import UsagePlans
 
 KEY_ID_PATTERN = re.compile(r"^(?:tl_)?([a-z0-9]{12})$")
 KEYS_TABLE_OUTPUT = "KeysTableName"
+USAGE_PLAN_OUTPUT = "KeyUsagePlanId"
 
 
 class UsageError(Exception):
@@ -111,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--region", help="AWS region of --stack or --table (default: your AWS configuration)")
     where.add_argument("--endpoint-url", metavar="U", help="DynamoDB endpoint of --table (e.g. an emulator)")
 
-    keys = commands.add_parser("keys", help="create, list and revoke API keys")
-    actions = keys.add_subparsers(dest="action", required=True, metavar="{create,list,revoke}")
+    keys = commands.add_parser("keys", help="create, list and revoke API keys; put them on usage plans")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="{create,list,revoke,plan}")
 
     create = actions.add_parser("create", parents=[target], help="create a key and print it (once)")
     create.add_argument("--org", type=_org, required=True, help="the org the key belongs to")
@@ -120,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--scopes", type=_scopes, default=SCOPES, help="comma-separated: read, write (default both)")
     create.add_argument("--name", type=_name, help="a label for the key list (default: the key's org)")
     create.add_argument("--json", action="store_true", help="print the key and its record as JSON")
+    _plan_arguments(create)
 
     listing = actions.add_parser("list", parents=[target], help="list keys (never the key or its hash)")
     listing.add_argument("--org", type=_org, help="only this org's keys")
@@ -127,7 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     revoke = actions.add_parser("revoke", parents=[target], help="revoke a key")
     revoke.add_argument("key_id", type=_key_id, metavar="KEY_ID", help="the key's id (or its tl_<id> prefix)")
+
+    plan = actions.add_parser("plan", parents=[target], help="move a key to a usage plan (throttling, quota)")
+    plan.add_argument("key_id", type=_key_id, metavar="KEY_ID", help="the key's id (or its tl_<id> prefix)")
+    _plan_arguments(plan)
     return parser
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    plans = parser.add_mutually_exclusive_group()
+    plans.add_argument(
+        "--usage-plan", metavar="ID", help="an API Gateway usage plan of the API (default: the stack's KeyUsagePlanId)"
+    )
+    plans.add_argument(
+        "--shared-plan", action="store_true", help="no plan of its own: the stack's shared plan (stage throttling only)"
+    )
 
 
 @dataclass(frozen=True)
@@ -137,11 +161,17 @@ class Target:
     table: str
     client_args: dict[str, Any]
     label: str
+    # Where usage plans are: API Gateway's region arguments (None: the local server has none),
+    # and the stack's per-key plan, if any.
+    apigateway_args: dict[str, Any] | None = None
+    default_plan: str | None = None
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
     """The keys table the arguments name; ``UsageError`` when it cannot be found."""
     if args.local:
+        if getattr(args, "usage_plan", None) or args.action == "plan":
+            raise UsageError("the local server has no usage plans (API Gateway throttles deployed stacks only)")
         if args.region or args.endpoint_url:
             raise UsageError("--region and --endpoint-url do not apply to --local (the local server sets both)")
         return _local_target()
@@ -149,11 +179,18 @@ def resolve_target(args: argparse.Namespace) -> Target:
         raise UsageError("--endpoint-url applies only to --table")
     region_args = {"region_name": args.region} if args.region else {}
     if args.stack:
-        return Target(_stack_keys_table(args.stack, region_args), region_args, f"stack {args.stack}")
+        outputs = _stack_outputs(args.stack, region_args)
+        return Target(
+            outputs[KEYS_TABLE_OUTPUT],
+            region_args,
+            f"stack {args.stack}",
+            apigateway_args=region_args,
+            default_plan=outputs.get(USAGE_PLAN_OUTPUT),
+        )
     client_args = dict(region_args)
     if args.endpoint_url:
         client_args["endpoint_url"] = args.endpoint_url
-    return Target(args.table, client_args, f"table {args.table}")
+    return Target(args.table, client_args, f"table {args.table}", apigateway_args=region_args)
 
 
 def _local_target() -> Target:
@@ -175,7 +212,7 @@ def _local_target() -> Target:
     return Target(str(table), client_args, f"the local server ({state.get('api_url', endpoint)})")
 
 
-def _stack_keys_table(stack: str, client_args: dict[str, Any]) -> str:
+def _stack_outputs(stack: str, client_args: dict[str, Any]) -> dict[str, str]:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -186,10 +223,9 @@ def _stack_keys_table(stack: str, client_args: dict[str, Any]) -> str:
     except BotoCoreError as error:
         raise UsageError(f"cannot read stack {stack}: {error}") from None
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])} if stacks else {}
-    table = outputs.get(KEYS_TABLE_OUTPUT)
-    if not table:
+    if not outputs.get(KEYS_TABLE_OUTPUT):
         raise UsageError(f"stack {stack} has no {KEYS_TABLE_OUTPUT} output; is it a Threadline stack?")
-    return table
+    return outputs
 
 
 def _store(target: Target) -> ApiKeyStore:
@@ -198,9 +234,29 @@ def _store(target: Target) -> ApiKeyStore:
     return ApiKeyStore(boto3.client("dynamodb", **target.client_args), target.table)
 
 
+def _usage_plans(target: Target) -> UsagePlans:
+    import boto3
+
+    return UsagePlans(boto3.client("apigateway", **(target.apigateway_args or {})))
+
+
+def _plan(args: argparse.Namespace, target: Target, required: bool) -> str | None:
+    """The usage plan the arguments name (None: the shared one); ``UsageError`` where there is none."""
+    if (args.usage_plan or required) and target.apigateway_args is None:
+        raise UsageError("the local server has no usage plans (API Gateway throttles deployed stacks only)")
+    if args.shared_plan:
+        return None
+    plan: str | None = args.usage_plan or target.default_plan
+    if plan is None and required:
+        raise UsageError(f"give --usage-plan ID ({target.label} names no {USAGE_PLAN_OUTPUT})")
+    return plan
+
+
 def keys_create(args: argparse.Namespace, target: Target) -> None:
-    """Create a key; print it once."""
+    """Create a key, with an API Gateway API key on its usage plan if it has one; print it once."""
     key_id, key = generate_key()
+    plan = _plan(args, target, required=False)
+    usage = _usage_plans(target).issue(key_id, args.org, plan) if plan else None
     record = ApiKeyRecord(
         key_hash=hash_key(key),
         key_id=key_id,
@@ -209,14 +265,23 @@ def keys_create(args: argparse.Namespace, target: Target) -> None:
         scopes=tuple(args.scopes),
         created_at=now_iso(),
         project_id=args.project,
+        usage_key_id=usage.key_id if usage else None,
+        usage_key=usage.value if usage else None,
+        usage_plan_id=usage.plan_id if usage else None,
     )
-    _store(target).put(record)
+    try:
+        _store(target).put(record)
+    except Exception:
+        if usage is not None:  # leave no API Gateway key without its Threadline key
+            _usage_plans(target).delete(usage.key_id, usage.plan_id)
+        raise
     if args.json:
         print(json.dumps({"key": key, **_public(record)}, indent=2))
         return
     restricted = f", project {record.project_id}" if record.project_id else ""
     print(f"Created API key {record.key_id} on {target.label}")
     print(f"  org {record.org_id}{restricted}, scopes {','.join(record.scopes)}, name {record.name!r}")
+    print(f"  usage plan {_plan_label(record)}")
     print("The key is shown only this once; only its hash is stored:")
     print()
     print(f"  {key}")
@@ -232,7 +297,7 @@ def keys_list(args: argparse.Namespace, target: Target) -> None:
     if not records:
         print(f"No API keys on {target.label}" + (f" for org {args.org}" if args.org else ""))
         return
-    header = ("ID", "PREFIX", "ORG", "PROJECT", "SCOPES", "NAME", "CREATED_AT", "REVOKED_AT")
+    header = ("ID", "PREFIX", "ORG", "PROJECT", "SCOPES", "NAME", "USAGE_PLAN", "CREATED_AT", "REVOKED_AT")
     rows = [
         (
             r.key_id,
@@ -241,6 +306,7 @@ def keys_list(args: argparse.Namespace, target: Target) -> None:
             r.project_id or "-",
             ",".join(r.scopes),
             r.name,
+            _plan_label(r),
             r.created_at,
             r.revoked_at or "-",
         )
@@ -262,8 +328,44 @@ def keys_revoke(args: argparse.Namespace, target: Target) -> None:
         return
     store.revoke(record.key_hash, now_iso())
     print(f"Revoked API key {record.key_id} (org {record.org_id}, name {record.name!r}).")
-    if not args.local:
+    if record.usage_key_id and target.apigateway_args is not None:
+        # Its API Gateway key goes too: a request the authorizer's cache still lets through is
+        # then refused (403) by API Gateway, on no usage plan.
+        _usage_plans(target).delete(record.usage_key_id, record.usage_plan_id)
+        print(f"Deleted its API Gateway API key {record.usage_key_id} (usage plan {record.usage_plan_id}).")
+    elif not args.local:
         print("A deployed API may accept it until its authorizer cache expires (AuthorizerCacheSeconds, default 300).")
+
+
+def keys_plan(args: argparse.Namespace, target: Target) -> None:
+    """Put a key on a usage plan: give it an API Gateway API key of its own, or move that key."""
+    plan = _plan(args, target, required=True)
+    if plan is None:
+        raise UsageError("a key with a plan of its own keeps one (revoke it, or move it to another plan)")
+    store = _store(target)
+    record = store.find(args.key_id)
+    if record is None:
+        raise CommandError(f"no API key with id {args.key_id} on {target.label}")
+    if record.revoked_at:
+        raise CommandError(f"API key {record.key_id} is revoked")
+    plans = _usage_plans(target)
+    if record.usage_key_id and record.usage_key:
+        if record.usage_plan_id != plan:
+            plans.move(record.usage_key_id, record.usage_plan_id, plan)
+            store.set_usage(record.key_hash, record.usage_key_id, record.usage_key, plan)
+    else:
+        usage = plans.issue(record.key_id, record.org_id, plan)
+        try:
+            store.set_usage(record.key_hash, usage.key_id, usage.value, usage.plan_id)
+        except Exception:
+            plans.delete(usage.key_id, usage.plan_id)
+            raise
+        print("A deployed API applies it once the key's authorizer cache expires (AuthorizerCacheSeconds).")
+    print(f"API key {record.key_id} is on usage plan {plan}.")
+
+
+def _plan_label(record: ApiKeyRecord) -> str:
+    return record.usage_plan_id or "shared"
 
 
 def _public(record: ApiKeyRecord) -> dict[str, Any]:
@@ -276,10 +378,11 @@ def _public(record: ApiKeyRecord) -> dict[str, Any]:
         "name": record.name,
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
+        "usage_plan_id": record.usage_plan_id,
     }
 
 
-KEY_ACTIONS = {"create": keys_create, "list": keys_list, "revoke": keys_revoke}
+KEY_ACTIONS = {"create": keys_create, "list": keys_list, "revoke": keys_revoke, "plan": keys_plan}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

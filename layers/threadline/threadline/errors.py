@@ -8,10 +8,12 @@ class ThreadlineError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, parameter: str | None = None) -> None:
+    def __init__(self, message: str, parameter: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.parameter = parameter
+        # Seconds after which the same request may succeed (answered as Retry-After); None: not by retrying.
+        self.retry_after = retry_after
 
 
 class InvalidParameterError(ThreadlineError):
@@ -56,7 +58,27 @@ class ConflictError(ThreadlineError):
     code = "conflict"
 
 
+class ServiceUnavailableError(ThreadlineError):
+    """A service the request depends on is throttling, failing or too slow (``threadline.faults``):
+    the same request may succeed after ``retry_after`` seconds."""
+
+    code = "service_unavailable"
+
+
 class WorkflowStartError(ThreadlineError):
     """The workflow of a new thread could not be started."""
 
     code = "workflow_start_failed"
+
+
+class PreconditionFailedError(ThreadlineError):
+    """The resource changed since the version the caller named (``If-Match``)."""
+
+    code = "precondition_failed"
+
+
+class UndecryptableError(ThreadlineError):
+    """A stored ``user_data`` cannot be decrypted (corrupt, or sealed for another thread): the
+    server's fault, not the caller's."""
+
+    code = "user_data_undecryptable"

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from threadline import errors
+from threadline import errors, faults
 from threadline.api.dialect import Dialect
 
 logger = Logger(service="threadline")
@@ -23,24 +23,35 @@ _STATUS: dict[type[errors.ThreadlineError], int] = {
     errors.ForbiddenError: 403,
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
+    errors.PreconditionFailedError: 412,
     errors.PayloadTooLargeError: 413,
+    errors.UndecryptableError: 500,
+    errors.ServiceUnavailableError: 503,
     errors.WorkflowStartError: 503,
 }
 
 
 def error_response(
-    dialect: Dialect, status: int, code: str, message: str, parameter: str | None = None
+    dialect: Dialect,
+    status: int,
+    code: str,
+    message: str,
+    parameter: str | None = None,
+    retry_after: int | None = None,
 ) -> Response[str]:
-    """One error as a response of ``dialect``."""
+    """One error as a response of ``dialect``; with ``retry_after``, a ``Retry-After`` header (seconds)."""
     return Response(
-        status_code=status, content_type="application/json", body=dialect.error_json(code, message, parameter)
+        status_code=status,
+        content_type="application/json",
+        body=dialect.error_json(code, message, parameter),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 
 def domain_error_response(dialect: Dialect, error: errors.ThreadlineError) -> Response[str]:
     """A domain error as a response of ``dialect``."""
     status = next(s for cls, s in _STATUS.items() if isinstance(error, cls))
-    return error_response(dialect, status, error.code, error.message, error.parameter)
+    return error_response(dialect, status, error.code, error.message, error.parameter, error.retry_after)
 
 
 def validation_error(error: RequestValidationError) -> errors.ThreadlineError:
@@ -92,6 +103,10 @@ def register_error_handlers(app: APIGatewayRestResolver, dialect: Dialect) -> No
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
+        fault = faults.unavailable(error)
+        if fault is not None:  # throttled, unavailable, timed out: a retry may succeed (503, Retry-After)
+            logger.warning("a service is unavailable", extra=faults.describe(error))
+            return domain_error_response(dialect, fault)
         # Type and frames, not the message: messages (pydantic's, say) may quote request data.
         logger.error(
             "unhandled error",

@@ -15,11 +15,13 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def authorize(event: dict[str, Any], store: ApiKeyStore) -> dict[str, Any]:
+def authorize(event: dict[str, Any], store: ApiKeyStore, shared_usage_key: str | None = None) -> dict[str, Any]:
     """An IAM policy allowing the whole API for a valid key, with the tenant as context.
 
     The policy covers every route (not just the one called) because API
     Gateway caches it per key for all routes; scopes are checked by the routes.
+    ``usageIdentifierKey`` names the API Gateway API key whose usage plan throttles and meters
+    the request: the key's own, else ``shared_usage_key`` (the stack's keys without a plan).
     """
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     key = parse_bearer(headers.get("authorization"))
@@ -28,7 +30,7 @@ def authorize(event: dict[str, Any], store: ApiKeyStore) -> dict[str, Any]:
     record = store.get(hash_key(key))
     if record is None or not record.active:
         raise Unauthorized()
-    return {
+    policy: dict[str, Any] = {
         "principalId": record.key_id,
         "policyDocument": {
             "Version": "2012-10-17",
@@ -42,6 +44,10 @@ def authorize(event: dict[str, Any], store: ApiKeyStore) -> dict[str, Any]:
             "key_name": record.name,
         },
     }
+    usage_key = record.usage_key or shared_usage_key
+    if usage_key:
+        policy["usageIdentifierKey"] = usage_key
+    return policy
 
 
 def _api_arn(event: dict[str, Any]) -> str:

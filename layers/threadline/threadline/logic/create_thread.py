@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from aws_lambda_powertools import Logger
+
+from threadline import faults
 from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
 from threadline.logic.contexts import require_context
 from threadline.models.domain import NewThread, Requester, Tenant, Thread
@@ -16,6 +19,7 @@ from threadline.workflow.agent_types import AGENT_TYPES, agent_type
 from threadline.workflow.executions import WorkflowRunner
 
 DEFAULT_PROJECT = "default"
+logger = Logger(service="threadline")
 
 
 def create_thread(
@@ -32,6 +36,10 @@ def create_thread(
     The thread's context must exist in the tenant's org: else 404 naming the request's
     context field (``business_id`` or ``context_id``), as Middesk answers an unknown
     business, and nothing is created.
+
+    Never a running thread without an execution (docs/operations.md, "Failures and retries"):
+    a start that failed leaves the thread ``failed`` (``WorkflowStartError``, 503); one that
+    timed out is looked up by name first, and answered as a success if it started.
     """
     agent = agent_type(request.type)
     if agent is None:
@@ -60,13 +68,54 @@ def create_thread(
         created_at=created_at,
         updated_at=created_at,
     )
-    store.create(thread, execution_name=thread.id)
+    try:
+        store.create(thread, execution_name=thread.id)
+    except Exception as error:
+        if faults.may_have_taken_effect(error):
+            # The write timed out and may have been committed all the same: never leave that
+            # thread running without an execution.
+            _fail(thread, statuses)
+        raise
     try:
         runner.start(thread.id, plan_execution(thread, agent))
     except Exception as error:
-        statuses.move(thread.org_id, thread.id, "failed")
-        raise WorkflowStartError("The thread's workflow could not be started; the thread is marked failed") from error
+        started = _execution_exists(runner, thread.id) if faults.may_have_taken_effect(error) else False
+        if started:
+            return thread  # the call failed (timed out) after Step Functions had started the execution
+        marked = _fail(thread, statuses)
+        if marked is False:
+            return thread  # it had left `running` already: only its execution moves it, so it ran
+        if started is None:
+            runner.try_stop(thread.id)  # it may have started where Step Functions could not tell
+        outcome = "the thread is marked failed" if marked else "the thread could not be marked failed"
+        raise WorkflowStartError(
+            f"The thread's workflow could not be started; {outcome}", retry_after=faults.retry_after(error)
+        ) from error
     return thread
+
+
+def _execution_exists(runner: WorkflowRunner, name: str) -> bool | None:
+    """Whether the execution of a start that failed exists after all (its name is the thread's
+    id, so asking is exact); None when Step Functions cannot say either."""
+    try:
+        return runner.was_started(name)
+    except Exception as error:
+        logger.warning("could not learn whether the execution started", extra=faults.describe(error))
+        return None
+
+
+def _fail(thread: Thread, statuses: ThreadStatusStore) -> bool | None:
+    """Mark a thread whose workflow will not run ``failed``. False when it is not running any
+    more (or not stored); None when the write failed too (logged with the thread's id: the one
+    case that may leave a thread running without an execution)."""
+    try:
+        return statuses.move(thread.org_id, thread.id, "failed")
+    except Exception as error:
+        logger.error(
+            "a thread may be left running without an execution",
+            extra={"thread_id": thread.id, **faults.describe(error)},
+        )
+        return None
 
 
 def _project(tenant: Tenant, requested: str | None) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from threadline.errors import ConflictError, InvalidParameterError
+from aws_lambda_powertools import Logger
+
+from threadline import faults
+from threadline.errors import ConflictError, InvalidParameterError, NotFoundError
 from threadline.logic.get_thread import visible_thread
 from threadline.models.domain import Decision, Tenant, Thread
 from threadline.models.workflow import StepOutcome
@@ -12,6 +15,8 @@ from threadline.store.steps import StepStore
 from threadline.store.threads import ThreadStore
 from threadline.workflow.agent_types import agent_type
 from threadline.workflow.executions import WorkflowRunner
+
+logger = Logger(service="threadline")
 
 
 def resolve_step(
@@ -26,12 +31,14 @@ def resolve_step(
 ) -> Thread:
     """Record ``request``'s decision on the waiting step and resume the thread's workflow.
 
-    A step that is not waiting (unknown, not an interrupt, finished, already
-    resolved) is a 409; a decision the step does not accept is a 400.
+    A step the thread does not have is a 404; one that is not waiting (not an interrupt,
+    finished, already resolved) is a 409; a decision the step does not accept is a 400.
     """
     thread, _ = visible_thread(tenant, thread_id, store)
     step = next((s for s in thread.steps if s.id == step_id), None)
-    if step is None or step.type != "interrupt" or step.status != "waiting":
+    if step is None:
+        raise NotFoundError(f"No step with id {step_id[:64]} on this thread", "step_id")
+    if step.type != "interrupt" or step.status != "waiting":
         raise ConflictError(f"Step {step_id} of this thread is not waiting for a decision", "step_id")
     definition = agent_type(thread.type)
     allowed = next((d.decisions for d in definition.steps if d.name == step.name), ()) if definition else ()
@@ -46,13 +53,40 @@ def resolve_step(
         "confidence": 1.0,
         "content": {"decision": request.decision, "note": request.note, "reviewer": tenant.key_id},
     }
-    sent = runner.send_decision(
-        token,
-        StepOutcome(
-            artifacts_json=json.dumps([artifact], separators=(",", ":")),
-            output_json=json.dumps({"decision": request.decision}, separators=(",", ":")),
-        ),
+    outcome = StepOutcome(
+        artifacts_json=json.dumps([artifact], separators=(",", ":")),
+        output_json=json.dumps({"decision": request.decision}, separators=(",", ":")),
     )
+    try:
+        sent = runner.send_decision(token, outcome)
+    except Exception as error:
+        if faults.may_have_taken_effect(error) and not _still_waiting(runner, token):
+            sent = True  # the call timed out after the decision had arrived
+        else:
+            # Not delivered: the step takes its token back, so the caller's retry (503 with
+            # Retry-After when a retry may succeed) can send the decision again.
+            _release(steps, tenant, thread_id, step_id, token)
+            raise
     if not sent:
         raise ConflictError(f"Step {step_id} timed out before the decision arrived", "step_id")
     return store.get(tenant.org_id, thread_id)[0]
+
+
+def _still_waiting(runner: WorkflowRunner, token: str) -> bool:
+    """Whether the task still waits for a decision; True when Step Functions cannot say (then the
+    step is given back its token: a decision lost is worse than one sent twice, which is refused)."""
+    try:
+        return runner.still_waiting(token)
+    except Exception as error:
+        logger.warning("could not learn whether the decision arrived", extra=faults.describe(error))
+        return True
+
+
+def _release(steps: StepStore, tenant: Tenant, thread_id: str, step_id: str, token: str) -> None:
+    try:
+        steps.release_claim(tenant.org_id, thread_id, step_id, token)
+    except Exception as error:
+        logger.error(
+            "a decision was neither sent nor given back: the step waits until its timeout",
+            extra={"thread_id": thread_id, "step_id": step_id, **faults.describe(error)},
+        )

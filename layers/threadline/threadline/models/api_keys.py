@@ -19,6 +19,11 @@ class ApiKeyRecord:
     created_at: str
     project_id: str | None = None
     revoked_at: str | None = None
+    # The key's own API Gateway API key (its id, and its value, which the authorizer returns as
+    # the usage identifier) and the usage plan it is on; None: the stack's shared one.
+    usage_key_id: str | None = None
+    usage_key: str | None = None
+    usage_plan_id: str | None = None
 
     @property
     def active(self) -> bool:

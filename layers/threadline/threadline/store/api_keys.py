@@ -30,6 +30,9 @@ class ApiKeyStore:
         }
         if record.project_id:
             item["project_id"] = {"S": record.project_id}
+        for name in ("usage_key_id", "usage_key", "usage_plan_id"):
+            if getattr(record, name):
+                item[name] = {"S": getattr(record, name)}
         self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(key_hash)")
 
     def get(self, key_hash: str) -> ApiKeyRecord | None:
@@ -67,6 +70,28 @@ class ApiKeyStore:
         items = reply.get("Items", [])
         return _record(items[0]) if items else None
 
+    def set_usage(self, key_hash: str, usage_key_id: str | None, usage_key: str | None, plan_id: str | None) -> None:
+        """Give a key its own API Gateway API key and usage plan, or (all None) the shared one."""
+        if usage_key_id and usage_key and plan_id:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"key_hash": {"S": key_hash}},
+                UpdateExpression="SET usage_key_id = :id, usage_key = :key, usage_plan_id = :plan",
+                ConditionExpression="attribute_exists(key_hash)",
+                ExpressionAttributeValues={
+                    ":id": {"S": usage_key_id},
+                    ":key": {"S": usage_key},
+                    ":plan": {"S": plan_id},
+                },
+            )
+            return
+        self._db.update_item(
+            TableName=self._table,
+            Key={"key_hash": {"S": key_hash}},
+            UpdateExpression="REMOVE usage_key_id, usage_key, usage_plan_id",
+            ConditionExpression="attribute_exists(key_hash)",
+        )
+
     def revoke(self, key_hash: str, revoked_at: str) -> None:
         """Mark a key revoked; it stops working when the authorizer cache expires."""
         self._db.update_item(
@@ -87,4 +112,7 @@ def _record(item: dict[str, Any]) -> ApiKeyRecord:
         created_at=item["created_at"]["S"],
         project_id=item.get("project_id", {}).get("S"),
         revoked_at=item.get("revoked_at", {}).get("S"),
+        usage_key_id=item.get("usage_key_id", {}).get("S"),
+        usage_key=item.get("usage_key", {}).get("S"),
+        usage_plan_id=item.get("usage_plan_id", {}).get("S"),
     )

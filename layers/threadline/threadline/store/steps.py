@@ -9,8 +9,9 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+from threadline import faults
 from threadline.errors import ConflictError, InvalidParameterError
-from threadline.models.domain import Step
+from threadline.models.domain import Step, ThreadStatus
 from threadline.models.workflow import PlannedStep
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize, step_from_item
@@ -19,6 +20,7 @@ from threadline.timeutil import now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 OPEN_STEP_STATUSES = ("running", "waiting")
 
@@ -135,37 +137,96 @@ class StepStore:
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
+            if faults.unavailable(error) is not None:
+                raise  # a concurrent transaction or throttling, not a refusal: the step may still wait
             raise ConflictError(f"Step {step_id} of this thread is not waiting for a decision", "step_id") from error
         return step_from_item(item), token
+
+    def release_claim(self, org_id: str, thread_id: str, step_id: str, token: str) -> bool:
+        """Undo :meth:`claim_waiting_step` when the decision could not be sent: the step takes its
+        token back and the thread is ``interrupted`` again, so the decision can be sent again.
+        False when the step no longer waits (the workflow moved on, or the thread was closed)."""
+        item = next((i for i in self.step_items(org_id, thread_id) if i.get("id") == step_id), None)
+        if item is None:
+            return False
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                            "UpdateExpression": "SET task_token = :token",
+                            "ConditionExpression": "#status = :waiting AND attribute_not_exists(task_token)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": serialize({":token": token, ":waiting": "waiting"}),
+                        }
+                    },
+                    self._statuses.move_item(org_id, thread_id, "interrupted"),
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+        return True
 
     def close_open_steps(self, org_id: str, thread_id: str, status: str, error: dict[str, str]) -> int:
         """Give every running or waiting step of a thread a final ``status``; how many changed."""
         closed = 0
-        now = now_iso()
-        for item in self.step_items(org_id, thread_id):
-            if item.get("status") not in OPEN_STEP_STATUSES:
-                continue
+        for write in self.close_open_step_writes(org_id, thread_id, status, error, now_iso()):
             try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
-                    UpdateExpression="SET #status = :final, completed_at = :now, error_json = :error REMOVE task_token",
-                    ConditionExpression="#status IN (:running, :waiting)",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=serialize(
+                self._db.update_item(**write["Update"])
+                closed += 1
+            except self._db.exceptions.ConditionalCheckFailedException:
+                pass  # it finished meanwhile
+        return closed
+
+    def finish_thread(
+        self, org_id: str, thread_id: str, to: ThreadStatus, expected_version: int, at: str, error: dict[str, str]
+    ) -> bool:
+        """Move an active thread to the final status ``to`` and close its open steps with it, in
+        one transaction stamped ``at``, if the thread is still at ``expected_version`` (every
+        step write moves the version on, so no step can open meanwhile). False otherwise."""
+        writes = [
+            self._statuses.move_item(org_id, thread_id, to, at=at, expected_version=expected_version),
+            *self.close_open_step_writes(org_id, thread_id, to, error, at),
+        ]
+        try:
+            self._db.transact_write_items(TransactItems=writes)
+        except self._db.exceptions.TransactionCanceledException as failure:
+            if faults.unavailable(failure) is not None:
+                raise
+            return False
+        return True
+
+    def close_open_step_writes(
+        self, org_id: str, thread_id: str, status: str, error: dict[str, str], at: str
+    ) -> list[TransactWriteItemTypeDef]:
+        """The writes that close each running or waiting step of a thread with ``status`` at ``at``
+        (each only if it is still open), as items of a transaction."""
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                    "UpdateExpression": (
+                        "SET #status = :final, completed_at = :now, error_json = :error REMOVE task_token"
+                    ),
+                    "ConditionExpression": "#status IN (:running, :waiting)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": serialize(
                         {
                             ":final": status,
-                            ":now": now,
+                            ":now": at,
                             ":error": json.dumps(error),
                             ":running": "running",
                             ":waiting": "waiting",
                         }
                     ),
-                )
-                closed += 1
-            except self._db.exceptions.ConditionalCheckFailedException:
-                pass  # it finished meanwhile
-        return closed
+                }
+            }
+            for item in self.step_items(org_id, thread_id)
+            if item.get("status") in OPEN_STEP_STATUSES
+        ]
 
 
 def _encode_step_cursor(sk: str) -> str:

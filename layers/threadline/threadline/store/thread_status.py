@@ -57,19 +57,26 @@ class ThreadStatusStore:
             return False
         return True
 
-    def move_item(self, org_id: str, thread_id: str, to: ThreadStatus) -> TransactWriteItemTypeDef:
-        """The same move as one item of a transaction (with a step's own write)."""
+    def move_item(
+        self, org_id: str, thread_id: str, to: ThreadStatus, at: str | None = None, expected_version: int | None = None
+    ) -> TransactWriteItemTypeDef:
+        """The same move as one item of a transaction (with a step's own write), stamped ``at``
+        (now by default); with ``expected_version``, only from that version of the thread."""
         allowed = ALLOWED_FROM[to]
         names = [f":from{i}" for i in range(len(allowed))]
         assignment, values = status_assignment(org_id, to)
         values.update(zip(names, allowed, strict=True))
-        values.update({":now": now_iso(), ":one": 1})
+        values.update({":now": at or now_iso(), ":one": 1})
+        condition = f"#status IN ({', '.join(names)})"
+        if expected_version is not None:
+            condition += " AND version = :expected"
+            values[":expected"] = expected_version
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": serialize(keys.thread_key(org_id, thread_id)),
                 "UpdateExpression": f"SET {assignment}, updated_at = :now ADD version :one",
-                "ConditionExpression": f"#status IN ({', '.join(names)})",
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(values),
             }

@@ -6,10 +6,15 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools import Logger
+
+from threadline import faults
 from threadline.models.workflow import ExecutionInput, StepOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+logger = Logger(service="threadline")
 
 
 class WorkflowRunner:
@@ -24,6 +29,15 @@ class WorkflowRunner:
         """Start an execution of ``plan``; the name (the thread's id) makes a retry unable to start two."""
         self._sfn().start_execution(stateMachineArn=self._arn, name=execution_name, input=plan.model_dump_json())
 
+    def was_started(self, execution_name: str) -> bool:
+        """Whether an execution of this name exists: a start that timed out may have started it."""
+        sfn = self._sfn()
+        try:
+            sfn.describe_execution(executionArn=self.execution_arn(execution_name))
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return False
+        return True
+
     def stop(self, execution_name: str) -> None:
         """Stop a thread's execution; one that is gone or finished is left alone."""
         sfn = self._sfn()
@@ -32,11 +46,34 @@ class WorkflowRunner:
         except sfn.exceptions.ExecutionDoesNotExist:
             pass
 
+    def try_stop(self, execution_name: str) -> bool:
+        """:meth:`stop`, for a thread that is final already: a failure is logged and answered
+        False, not raised. An execution left running ends by itself, as its next write refuses
+        a thread that is no longer active (a waiting one at its step's timeout)."""
+        try:
+            self.stop(execution_name)
+        except Exception as error:
+            logger.warning(
+                "could not stop the execution", extra={"execution": execution_name, **faults.describe(error)}
+            )
+            return False
+        return True
+
     def send_decision(self, token: str, outcome: StepOutcome) -> bool:
         """Resume a task waiting on ``token``; False when it is no longer waiting (timed out)."""
         sfn = self._sfn()
         try:
             sfn.send_task_success(taskToken=token, output=json.dumps(outcome.model_dump()))
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+            return False
+        return True
+
+    def still_waiting(self, token: str) -> bool:
+        """Whether the task waiting on ``token`` waits still: a decision whose sending timed out
+        may have arrived (a heartbeat to a task that is done is refused)."""
+        sfn = self._sfn()
+        try:
+            sfn.send_task_heartbeat(taskToken=token)
         except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
             return False
         return True
