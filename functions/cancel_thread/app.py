@@ -1,6 +1,8 @@
 """POST /v1/threads/{id}/cancel: stop the thread's workflow."""
 
+from aws_lambda_powertools.event_handler import Response
 from threadline import wiring
+from threadline.api.etag import thread_reply
 from threadline.api.native import NATIVE
 from threadline.api.native.models import ThreadOut
 from threadline.api.route import RestApp, entry
@@ -9,17 +11,21 @@ from threadline.logic.cancel_thread import cancel_thread
 app = RestApp(NATIVE)
 
 
-@app.post("/v1/threads/<thread_id>/cancel", summary="Cancel a thread")
-def handle_cancel_thread(thread_id: str) -> ThreadOut:
+@app.post(
+    "/v1/threads/<thread_id>/cancel",
+    summary="Cancel a thread",
+    responses={409: {"description": "The thread has already finished."}},
+)
+def handle_cancel_thread(thread_id: str) -> Response[ThreadOut]:
     """Stop a running or interrupted thread's workflow; 409 when it has already finished."""
     thread = cancel_thread(
         app.tenant("write"),
         thread_id,
         store=wiring.thread_store(),
-        statuses=wiring.status_store(),
+        steps=wiring.step_store(),
         runner=wiring.workflow_runner(),
     )
-    return ThreadOut.from_thread(thread)
+    return thread_reply(ThreadOut.from_thread(thread), thread.version)
 
 
 lambda_handler = entry(app)

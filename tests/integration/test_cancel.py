@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 import threadline_agents.cip
-from threadline import clients
+from threadline import clients, wiring
 from threadline.models.workflow import AgentInput, AgentResult
 from threadline.store import keys as store_keys
+from threadline.store.items import serialize
+from threadline.store.steps import StepStore
+from threadline.timeutil import now_iso
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -26,6 +29,7 @@ from tests.conftest import (
     raw_thread_item,
     reconcile,
     route_event,
+    seed_steps,
     settle,
     start_thread,
     unchanged,
@@ -34,7 +38,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.usefixtures("stop_leftovers")
 
-ABORTED = {"type": "ExecutionAborted", "message": "The workflow execution ended ABORTED"}
+CANCELLED = {"type": "ThreadCancelled", "message": "The thread was cancelled"}
 
 
 def steps_of(thread: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -76,13 +80,17 @@ def test_cancelling_an_interrupted_thread_aborts_its_workflow(api: Api, deployme
     # When it is cancelled
     reply = api.call("POST", f"/v1/threads/{created['id']}/cancel")
 
-    # Then 200 with the thread cancelled; its steps are as they were until the execution's end is reconciled
+    # Then 200 with the thread cancelled, and its waiting step closed with it, at the same moment
     assert reply.status == 200, reply.body
     body = reply.json()
     assert set(body) == THREAD_FIELDS
     assert body["status"] == "cancelled"
     assert body["updated_at"] > waiting["updated_at"]
-    assert body["steps"] == waiting["steps"]
+    assert body["steps"][:-1] == waiting["steps"][:-1]
+    review = steps_of(body)["human_review"]
+    assert (review["status"], review["error"], review["artifacts"]) == ("cancelled", CANCELLED, [])
+    assert review["started_at"] <= review["completed_at"] == body["updated_at"]
+    assert "task_token" not in raw_step(deployment, created["id"], "STEP#006#human_review")
     assert api.call("GET", "/v1/threads", query={"status": "cancelled"}).json()["data"][0]["id"] == created["id"]
     # And the execution is aborted
     assert settle(deployment) == [{"name": created["id"], "status": "ABORTED"}]
@@ -90,14 +98,8 @@ def test_cancelling_an_interrupted_thread_aborts_its_workflow(api: Api, deployme
     # When the aborted execution is reconciled
     assert reconcile(deployment) == 1
 
-    # Then the waiting step is cancelled with the reason; the others and the thread are as they were
-    thread = api.call("GET", f"/v1/threads/{created['id']}").json()
-    assert (thread["status"], thread["updated_at"]) == ("cancelled", body["updated_at"])
-    review = steps_of(thread)["human_review"]
-    assert (review["status"], review["error"], review["artifacts"]) == ("cancelled", ABORTED, [])
-    assert review["started_at"] <= review["completed_at"]
-    assert thread["steps"][:-1] == waiting["steps"][:-1]
-    assert "task_token" not in raw_step(deployment, created["id"], "STEP#006#human_review")
+    # Then nothing more changes: the thread's answer was its final state
+    assert api.call("GET", f"/v1/threads/{created['id']}").json() == body
 
     with unchanged(deployment):
         # When it is cancelled again, and its review resolved
@@ -137,9 +139,9 @@ def test_cancelling_while_a_step_runs_stops_the_workflow_there(
         # When it is cancelled
         reply = api.call("POST", f"/v1/threads/{created['id']}/cancel")
 
-        # Then 200 cancelled, and the execution is aborted at once
+        # Then 200 cancelled, the running step with it, and the execution is aborted at once
         assert (reply.status, reply.json()["status"]) == (200, "cancelled")
-        assert steps_of(reply.json())["decision"]["status"] == "running"
+        assert steps_of(reply.json())["decision"]["status"] == "cancelled"
         assert settle(deployment, timeout=3) == [{"name": created["id"], "status": "ABORTED"}]
     finally:
         release.set()  # the decision's agent returns into an execution that is gone
@@ -148,7 +150,7 @@ def test_cancelling_while_a_step_runs_stops_the_workflow_there(
     time.sleep(0.3)
     reconcile(deployment)
 
-    # Then the running step is cancelled, no later step ran, and the thread stays cancelled
+    # Then the running step stays cancelled, no later step ran, and the thread is as answered
     thread = wait_for_thread(api, deployment, created["id"], "cancelled")
     assert thread["status"] == "cancelled"
     assert [(s["name"], s["status"]) for s in thread["steps"]] == [
@@ -159,7 +161,8 @@ def test_cancelling_while_a_step_runs_stops_the_workflow_there(
         ("decision", "cancelled"),
     ]
     decision = steps_of(thread)["decision"]
-    assert (decision["error"], decision["artifacts"], decision["output"]) == (ABORTED, [], None)
+    assert (decision["error"], decision["artifacts"], decision["output"]) == (CANCELLED, [], None)
+    assert thread == reply.json()
 
 
 def test_a_finished_thread_cannot_be_cancelled(api: Api, seed: Seed, deployment: Deployment) -> None:
@@ -202,3 +205,37 @@ def test_only_the_threads_tenant_with_write_scope_cancels(
     assert (gone.status, gone.json()) == not_found(deleted.id)
     assert (missing.status, missing.json()) == not_found(unknown)
     assert (reader.status, reader.json()) == (403, error_body("forbidden", "This API key lacks the 'write' scope"))
+
+
+def test_a_step_written_while_cancelling_is_closed_too(
+    api: Api, seed: Seed, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a running thread with a running step
+    thread = seed.thread(status="running")
+    seed_steps(thread, {"business_record": "running"})
+    store = wiring.step_store()
+    original = StepStore.close_open_step_writes
+    raced: list[bool] = []
+
+    def racing(self: StepStore, org_id: str, thread_id: str, *args: Any) -> Any:
+        writes = original(self, org_id, thread_id, *args)
+        if not raced:  # the workflow opens a step after the cancel read the steps (as the ASL does)
+            raced.append(True)
+            seed_steps(thread, {"business_record": "completed", "tin_check": "running"}, started=2)
+            clients.dynamodb().update_item(
+                TableName=deployment.threads_table,
+                Key=serialize(store_keys.thread_key("acme", thread.id)),
+                UpdateExpression="SET updated_at = :now ADD version :one",
+                ExpressionAttributeValues=serialize({":now": now_iso(), ":one": 1}),
+            )
+        return writes
+
+    monkeypatch.setattr(StepStore, "close_open_step_writes", racing)
+
+    # When it is cancelled
+    body = api.call("POST", f"/v1/threads/{thread.id}/cancel").json()
+
+    # Then the cancel read again, and no step is left open, the step opened meanwhile included
+    assert raced and store is wiring.step_store()
+    assert {s["name"]: s["status"] for s in body["steps"]} == {"business_record": "completed", "tin_check": "cancelled"}
+    assert max(s["completed_at"] for s in body["steps"]) <= body["updated_at"]

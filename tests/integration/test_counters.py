@@ -271,7 +271,9 @@ def delete(org_id: str, thread_id: str) -> bool:
     """DELETE /v1/threads/{id}, as its handler does it."""
     tenant = Tenant(org_id=org_id, key_id="delkey000000", scopes=frozenset({"read", "write"}))
     try:
-        delete_thread(tenant, thread_id, store=wiring.thread_store(), runner=wiring.workflow_runner())
+        delete_thread(
+            tenant, thread_id, store=wiring.thread_store(), steps=wiring.step_store(), runner=wiring.workflow_runner()
+        )
     except NotFoundError:
         return False
     return True

@@ -118,6 +118,25 @@ def test_deleting_a_running_thread_cancels_it(api: Api, seed: Seed, deployment: 
     assert [t["id"] for t in api.call("GET", "/v1/threads", query={"status": "running"}).json()["data"]] == []
 
 
+def test_deleting_an_active_thread_closes_its_open_steps_with_it(api: Api, seed: Seed, deployment: Deployment) -> None:
+    # Given an interrupted thread with a completed step and a waiting one (seeded: no workflow)
+    thread = seed.thread(status="interrupted")
+    seed_steps(thread, {"business_record": "completed", "human_review": "waiting"})
+
+    # When it is deleted
+    body = api.call("DELETE", f"/v1/threads/{thread.id}").json()
+
+    # Then the reply shows no open step: the waiting one closed at the deletion's moment
+    statuses = {s["name"]: s["status"] for s in body["steps"]}
+    assert statuses == {"business_record": "completed", "human_review": "cancelled"}
+    review = next(s for s in body["steps"] if s["name"] == "human_review")
+    assert review["completed_at"] == body["updated_at"] == body["deleted_at"]
+    assert review["error"] == {"type": "ThreadDeleted", "message": "The thread was deleted"}
+    # And it is restored as it was deleted: cancelled, no step open
+    restored = api.call("POST", f"/v1/threads/{thread.id}/restore").json()
+    assert {s["name"]: s["status"] for s in restored["steps"]} == statuses
+
+
 def test_deleting_right_after_creation_never_ends_completed_after_cancelled(api: Api, deployment: Deployment) -> None:
     # Given a thread whose workflow has just started
     thread = api.call("POST", "/v1/threads", body=VALID).json()

@@ -37,9 +37,9 @@ def test_the_events_file_is_answered_405_with_allow(deployment: Deployment) -> N
 
     # Then 405, with the methods the path serves
     assert result["statusCode"] == 405
-    assert result["headers"]["Allow"] == "GET, DELETE"
+    assert result["headers"]["Allow"] == "GET, PATCH, DELETE"
     assert json.loads(result["body"]) == error_body(
-        "method_not_allowed", "PUT is not allowed on /v1/threads/{thread_id}; use GET, DELETE"
+        "method_not_allowed", "PUT is not allowed on /v1/threads/{thread_id}; use GET, PATCH, DELETE"
     )
 
 
@@ -48,8 +48,9 @@ def test_the_events_file_is_answered_405_with_allow(deployment: Deployment) -> N
     [
         ("PUT", "/v1/threads", "/v1/threads", "GET, POST", True),
         ("DELETE", "/v1/threads", "/v1/threads", "GET, POST", True),
-        ("PATCH", f"/v1/threads/{THREAD}", "/v1/threads/{thread_id}", "GET, DELETE", True),
-        ("POST", f"/v1/threads/{THREAD}", "/v1/threads/{thread_id}", "GET, DELETE", True),
+        ("PUT", f"/v1/threads/{THREAD}", "/v1/threads/{thread_id}", "GET, PATCH, DELETE", True),
+        ("POST", f"/v1/threads/{THREAD}", "/v1/threads/{thread_id}", "GET, PATCH, DELETE", True),
+        ("GET", f"/v1/threads/{THREAD}/restore", "/v1/threads/{thread_id}/restore", "POST", True),
         ("POST", "/thread", "/thread", "GET", False),
         ("DELETE", "/thread", "/thread", "GET", False),
         ("PUT", f"/thread/{THREAD}", "/thread/{thread_id}", "GET, DELETE", False),

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from threadline import clients
+from threadline.store import keys as store_keys
+from threadline.store.items import serialize
+from threadline_tools.provision import Deployment
 
 from tests.conftest import (
     THREAD_FIELDS,
     Api,
     Keys,
     Seed,
+    agentuity_error,
     error_body,
     invoke,
     key_id,
@@ -140,3 +146,43 @@ def test_a_key_without_read_scope_cannot_read(api: Api, keys: Keys, seed: Seed) 
     # Then 403
     assert reply.status == 403
     assert reply.json() == error_body("forbidden", "This API key lacks the 'read' scope")
+
+
+def test_a_thread_whose_user_data_cannot_be_decrypted_fails_alone(api: Api, seed: Seed, deployment: Deployment) -> None:
+    # Given a thread whose user data item holds another thread's ciphertext (it cannot decrypt)
+    broken = seed.thread(user_data="mine", created=1)
+    donor = seed.thread(user_data="theirs", created=0)
+    items = clients.dynamodb()
+    donor_blob = items.get_item(
+        TableName=deployment.threads_table, Key=serialize(store_keys.user_data_key("acme", donor.id))
+    )["Item"]["user_data_enc"]
+    items.update_item(
+        TableName=deployment.threads_table,
+        Key=serialize(store_keys.user_data_key("acme", broken.id)),
+        UpdateExpression="SET user_data_enc = :blob",
+        ExpressionAttributeValues={":blob": donor_blob},
+    )
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("threadline").addHandler(handler)  # the functions' Powertools logger
+
+    # When it is read on its own, in each dialect
+    try:
+        native = api.call("GET", f"/v1/threads/{broken.id}")
+        agentuity = api.call("GET", f"/thread/{broken.id}")
+    finally:
+        logging.getLogger("threadline").removeHandler(handler)
+
+    # Then a clear error names the thread and the problem, and the log names its id
+    message = f"The user_data of thread {broken.id} cannot be decrypted"
+    assert (native.status, native.json()) == (500, error_body("user_data_undecryptable", message))
+    assert (agentuity.status, agentuity.json()) == (500, agentuity_error("user_data_undecryptable", message))
+    assert any(getattr(r, "thread_id", None) == broken.id and r.levelname == "ERROR" for r in logged)
+
+    # And every list with it still answers: the thread without its user data, the others whole
+    for path in ("/v1/threads", "/thread"):
+        reply = api.call("GET", path)
+        assert reply.status == 200, reply.body
+        by_id = {t["id"]: t["user_data"] for t in reply.json()["data"]}
+        assert by_id == {broken.id: None, donor.id: "theirs"}

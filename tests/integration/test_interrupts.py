@@ -160,9 +160,12 @@ def test_only_a_waiting_step_can_be_resolved(api: Api, deployment: Deployment, q
         completed = api.call("POST", resolve_path(waiting["id"], decision), body={"decision": "approve"})
         missing = api.call("POST", resolve_path(waiting["id"], unknown), body={"decision": "approve"})
 
-    # Then both are 409, and nothing changes (the review still waits)
+    # Then 409 for the finished step, 404 for the one it does not have, and nothing changes
     assert (completed.status, completed.json()) == (409, not_waiting(decision))
-    assert (missing.status, missing.json()) == (409, not_waiting(unknown))
+    assert (missing.status, missing.json()) == (
+        404,
+        error_body("not_found", f"No step with id {unknown} on this thread", "step_id"),
+    )
 
 
 BAD_BODIES: list[tuple[str, Any, str | None, dict[str, Any]]] = [

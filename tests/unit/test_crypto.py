@@ -9,6 +9,7 @@ import boto3
 import pytest
 from cryptography.exceptions import InvalidTag
 from moto import mock_aws
+from threadline.errors import UndecryptableError
 from threadline.store import crypto
 from threadline.store.crypto import DATA_KEY_MAX_AGE_SECONDS, DATA_KEY_MAX_MESSAGES, UserDataCipher
 from threadline_tools.template import resources
@@ -68,9 +69,10 @@ def test_a_blob_copied_to_another_thread_does_not_decrypt(kms: tuple[Any, str]) 
     blob = cipher.encrypt("acme", "t-1", "secret")
 
     # When it is read as thread t-2's (same process, data key cached)
-    # Then authentication fails
-    with pytest.raises(InvalidTag):
+    # Then authentication fails: it cannot be decrypted, and says so naming the thread
+    with pytest.raises(UndecryptableError, match="The user_data of thread t-2 cannot be decrypted") as raised:
         cipher.decrypt("acme", "t-2", blob)
+    assert isinstance(raised.value.__cause__, InvalidTag)
 
 
 def test_a_blob_copied_to_another_org_does_not_decrypt(kms: tuple[Any, str]) -> None:
@@ -82,8 +84,9 @@ def test_a_blob_copied_to_another_org_does_not_decrypt(kms: tuple[Any, str]) -> 
     # When it is read as org globex's, by this process or another
     # Then KMS refuses to unwrap the data key (its encryption context names the org)
     for reader in (cipher, UserDataCipher(lambda: client, key_id)):
-        with pytest.raises(client.exceptions.InvalidCiphertextException):
+        with pytest.raises(UndecryptableError) as raised:
             reader.decrypt("globex", "t-1", blob)
+        assert isinstance(raised.value.__cause__, client.exceptions.InvalidCiphertextException)
 
 
 def test_a_tampered_or_unknown_blob_is_refused(kms: tuple[Any, str]) -> None:
@@ -96,11 +99,28 @@ def test_a_tampered_or_unknown_blob_is_refused(kms: tuple[Any, str]) -> None:
     tampered = bytes(blob[:-1]) + bytes([blob[-1] ^ 1])
     other_version = b"\x02" + bytes(blob[1:])
 
-    # Then neither decrypts
-    with pytest.raises(InvalidTag):
-        cipher.decrypt("acme", "t-1", tampered)
-    with pytest.raises(ValueError, match="unknown user_data blob version"):
-        cipher.decrypt("acme", "t-1", other_version)
+    # Then none decrypts (nor a truncated one, nor an empty one)
+    for unreadable in (tampered, other_version, bytes(blob[:20]), b"", b"\x01"):
+        with pytest.raises(UndecryptableError):
+            cipher.decrypt("acme", "t-1", unreadable)
+
+
+def test_kms_being_unavailable_is_not_taken_for_an_unreadable_blob(
+    kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a valid blob, read by a fresh process while KMS fails with a transient error
+    client, key_id = kms
+    blob = UserDataCipher(lambda: client, key_id).encrypt("acme", "t-1", "secret")
+    from botocore.exceptions import ClientError
+
+    def unavailable(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "KMSInternalException", "Message": "try later"}}, "Decrypt")
+
+    monkeypatch.setattr(client, "decrypt", unavailable)
+
+    # Then KMS's own error comes through (a retry may cure it), not "cannot be decrypted"
+    with pytest.raises(ClientError, match="KMSInternalException"):
+        UserDataCipher(lambda: client, key_id).decrypt("acme", "t-1", blob)
 
 
 def test_data_keys_are_reused_per_org_for_a_bounded_number_of_messages(kms: tuple[Any, str]) -> None:

@@ -13,6 +13,7 @@ from threadline_tools.template import (
     function_code,
     resources,
     routes,
+    template,
     template_routes,
 )
 
@@ -119,3 +120,99 @@ def test_the_workflow_definition_parses_and_its_substitutions_cover_its_variable
     for name, state in states.items():
         targets = [state.get("Next")] + [c["Next"] for c in state.get("Catch", [])]
         assert all(t in states for t in targets if t is not None), name
+
+
+def test_every_request_is_metered_by_the_usage_identifier_its_authorizer_returns() -> None:
+    # Given the REST API
+    [api] = resources("AWS::Serverless::Api").values()
+    properties = api["Properties"]
+
+    # Then API Gateway takes the API key from the authorizer (never from callers), and every
+    # method requires one, so the usage plans apply to every request
+    assert properties["ApiKeySourceType"] == "AUTHORIZER"
+    assert properties["Auth"]["ApiKeyRequired"] is True
+
+
+def test_the_per_key_usage_plan_throttles_and_meters_each_key_by_parameters() -> None:
+    # Given the usage plans of the template
+    plans = resources("AWS::ApiGateway::UsagePlan")
+    parameters = template()["Parameters"]
+
+    # Then the per-key plan covers the API's stage with the Key* parameters' throttle and quota
+    # (a quota of 0 is none), and the stack names it for `threadline keys create --stack`
+    per_key = plans["KeyUsagePlan"]["Properties"]
+    assert per_key["ApiStages"] == [{"ApiId": {"Ref": "ThreadlineApi"}, "Stage": {"Ref": "ThreadlineApi.Stage"}}]
+    assert per_key["Throttle"] == {
+        "RateLimit": {"Ref": "KeyThrottlingRateLimit"},
+        "BurstLimit": {"Ref": "KeyThrottlingBurstLimit"},
+    }
+    assert per_key["Quota"] == {
+        "Fn::If": [
+            "KeyQuotaEnabled",
+            {"Limit": {"Ref": "KeyQuotaLimit"}, "Period": {"Ref": "KeyQuotaPeriod"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert template()["Conditions"]["KeyQuotaEnabled"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyQuotaLimit"}, 0]}]}
+    assert parameters["KeyQuotaPeriod"]["AllowedValues"] == ["DAY", "WEEK", "MONTH"]
+    assert template()["Outputs"]["KeyUsagePlanId"]["Value"] == {"Ref": "KeyUsagePlan"}
+
+    # And keys without a plan of their own share a plan that adds no limit to the stage's
+    shared = plans["SharedUsagePlan"]["Properties"]
+    assert shared["ApiStages"] == per_key["ApiStages"]
+    assert "Throttle" not in shared and "Quota" not in shared
+
+
+def test_the_authorizer_names_the_shared_api_key_of_the_shared_plan() -> None:
+    # Given the shared API key, its place on the shared plan, and the authorizer's environment
+    shared_key = resources("AWS::ApiGateway::ApiKey")["SharedApiKey"]["Properties"]
+    [membership] = resources("AWS::ApiGateway::UsagePlanKey").values()
+    authorizer = resources("AWS::Serverless::Function")[authorizer_function()]["Properties"]
+
+    # Then the authorizer's SHARED_USAGE_KEY is that key's value (one expression, written twice)
+    assert membership["Properties"] == {
+        "KeyId": {"Ref": "SharedApiKey"},
+        "KeyType": "API_KEY",
+        "UsagePlanId": {"Ref": "SharedUsagePlan"},
+    }
+    assert shared_key["Enabled"] is True
+    assert authorizer["Environment"]["Variables"]["SHARED_USAGE_KEY"] == shared_key["Value"]
+
+
+def test_gateway_answers_of_limits_and_of_a_failing_authorizer_are_json_in_both_dialects() -> None:
+    # Given the gateway responses
+    [api] = resources("AWS::Serverless::Api").values()
+    responses = api["Properties"]["GatewayResponses"]
+
+    # Then throttling, quotas, a key on no plan and a failing authorizer answer JSON both dialects
+    # read, and Retry-After where waiting helps
+    expected = {
+        "THROTTLED": ("429", "throttled", "1"),
+        "QUOTA_EXCEEDED": ("429", "quota_exceeded", None),
+        "INVALID_API_KEY": ("403", "forbidden", None),
+        "AUTHORIZER_CONFIGURATION_ERROR": ("503", "service_unavailable", "5"),
+        "AUTHORIZER_FAILURE": ("503", "service_unavailable", "5"),
+    }
+    for kind, (status, code, retry_after) in expected.items():
+        response = responses[kind]
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert (body["success"], body["code"], body["errors"][0]["code"]) == (False, code, code), kind
+        assert body["message"] == body["errors"][0]["message"], kind
+        headers = response.get("ResponseParameters", {}).get("Headers", {})
+        assert (response["StatusCode"], headers.get("Retry-After")) == (
+            status,
+            None if retry_after is None else f"'{retry_after}'",
+        ), kind
+
+
+def test_a_start_that_timed_out_may_be_looked_up_and_stopped() -> None:
+    # Given the create function's permissions
+    create = resources("AWS::Serverless::Function")["CreateThreadFunction"]["Properties"]
+    actions = {
+        action
+        for statement in create["Policies"][0]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+
+    # Then it may ask Step Functions whether a start that timed out started, and stop it
+    assert {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"} <= actions

@@ -102,8 +102,12 @@ def _requests(seeded: Seeded, gateway: Any) -> list[Request]:
         ),
         Request("Agentuity list", "GET", "/thread"),
         Request("Agentuity get", "GET", f"/thread/{seeded.agentuity_get_id}"),
+        Request(
+            "patch thread (metadata)", "PATCH", f"/v1/threads/{seeded.agentuity_get_id}", body={"metadata": {"x": 1}}
+        ),
         Request("delete thread", "DELETE", f"/v1/threads/{seeded.delete_ids[0]}"),
         Request("Agentuity delete", "DELETE", f"/thread/{seeded.delete_ids[1]}"),
+        Request("restore thread", "POST", f"/v1/threads/{seeded.delete_ids[0]}/restore"),
         Request("put context (replace)", "PUT", f"/v1/contexts/business/{seeded.business_id}", body=business),
         Request("get context", "GET", f"/v1/contexts/business/{seeded.business_id}"),
         Request("delete context", "DELETE", "/v1/contexts/business/biz-delete"),

@@ -28,6 +28,7 @@ class Deployment:
     keys_table: str
     kms_key_id: str
     state_machine_arn: str
+    idempotency_table: str = ""
     # moto Lambda function name → template logical id (see lambda_bridge.bridged)
     functions: dict[str, str] = field(default_factory=dict)
     # The state machine's DefinitionSubstitutions, as resolved here
@@ -45,6 +46,7 @@ class Deployment:
             "KMS_KEY_ID": self.kms_key_id,
             "RETENTION_DAYS": str(self.retention_days),
             "CURSOR_SECRET": self.cursor_secret,
+            "IDEMPOTENCY_TABLE": self.idempotency_table,  # (set on the creating functions only)
             "POWERTOOLS_SERVICE_NAME": "threadline",
         }
 
@@ -67,7 +69,11 @@ def _table_request(logical_id: str, name: str) -> dict[str, Any]:
 def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
     """Create everything stateful the template declares; returns the names."""
     dynamodb = boto3.client("dynamodb", **client_args)
-    names = {THREADS_TABLE: f"{prefix}-threads", "KeysTable": f"{prefix}-keys"}
+    names = {
+        THREADS_TABLE: f"{prefix}-threads",
+        "KeysTable": f"{prefix}-keys",
+        "IdempotencyTable": f"{prefix}-idempotency",
+    }
     for logical_id, name in names.items():
         dynamodb.create_table(**_table_request(logical_id, name))
         ttl = resources("AWS::DynamoDB::Table")[logical_id]["Properties"].get("TimeToLiveSpecification")
@@ -97,6 +103,7 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
     return Deployment(
         threads_table=names[THREADS_TABLE],
         keys_table=names["KeysTable"],
+        idempotency_table=names["IdempotencyTable"],
         kms_key_id=key_id,
         state_machine_arn=arn,
         functions=functions,

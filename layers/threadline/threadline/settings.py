@@ -17,6 +17,9 @@ class Settings:
     kms_key_id: str
     retention_days: int
     cursor_secret: bytes
+    # The API Gateway API key value that identifies keys without a usage plan of their own.
+    shared_usage_key: str
+    idempotency_table: str
 
 
 @lru_cache(maxsize=1)
@@ -29,4 +32,6 @@ def settings() -> Settings:
         kms_key_id=os.environ.get("KMS_KEY_ID", ""),
         retention_days=int(os.environ.get("RETENTION_DAYS", "30")),
         cursor_secret=os.environ.get("CURSOR_SECRET", "").encode(),
+        shared_usage_key=os.environ.get("SHARED_USAGE_KEY", ""),
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", ""),
     )

@@ -12,8 +12,10 @@ from threadline import clients
 from threadline.settings import settings
 
 if TYPE_CHECKING:
+    from threadline.api.idempotency import IdempotentReplies
     from threadline.store.api_keys import ApiKeyStore
     from threadline.store.contexts import ContextStore
+    from threadline.store.crypto import UserDataCipher
     from threadline.store.steps import StepStore
     from threadline.store.thread_index import ThreadIndexer
     from threadline.store.thread_status import ThreadStatusStore
@@ -23,24 +25,45 @@ if TYPE_CHECKING:
 __all__ = [
     "api_key_store",
     "context_store",
+    "idempotent_replies",
     "reset",
     "status_store",
     "step_store",
     "thread_indexer",
     "thread_store",
+    "user_data_cipher",
     "workflow_runner",
 ]
 
 
 @lru_cache(maxsize=1)
+def user_data_cipher() -> UserDataCipher:
+    """The envelope encryption of ``user_data`` (and of what holds it)."""
+    from threadline.store.crypto import UserDataCipher
+
+    return UserDataCipher(clients.kms, settings().kms_key_id)
+
+
+@lru_cache(maxsize=1)
 def thread_store() -> ThreadStore:
     """The thread repository."""
-    from threadline.store.crypto import UserDataCipher
     from threadline.store.threads import ThreadStore
 
     config = settings()
-    cipher = UserDataCipher(clients.kms, config.kms_key_id)
-    return ThreadStore(clients.dynamodb(), config.threads_table, cipher, config.retention_days, config.cursor_secret)
+    return ThreadStore(
+        clients.dynamodb(), config.threads_table, user_data_cipher(), config.retention_days, config.cursor_secret
+    )
+
+
+@lru_cache(maxsize=1)
+def idempotent_replies() -> IdempotentReplies:
+    """The record of creating requests by ``Idempotency-Key`` (Powertools, on DynamoDB)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from threadline.api.idempotency import IdempotentReplies
+
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, boto3_client=clients.dynamodb())
+    return IdempotentReplies(persistence, user_data_cipher())
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +98,12 @@ def context_store() -> ContextStore:
     return ContextStore(clients.dynamodb(), settings().threads_table)
 
 
+def shared_usage_key() -> str | None:
+    """The usage identifier of API keys without a usage plan of their own (template.yaml's
+    SharedApiKey); None where there are no usage plans (the local server)."""
+    return settings().shared_usage_key or None
+
+
 def api_key_store() -> ApiKeyStore:
     """The API key repository. A plain object built per call around the cached client, so
     ``reset()`` reaches the authorizer too."""
@@ -93,7 +122,16 @@ def workflow_runner() -> WorkflowRunner:
 
 def reset() -> None:
     """Forget every cached object (tests start each case afresh)."""
-    for factory in (thread_store, thread_indexer, status_store, step_store, context_store, workflow_runner):
+    for factory in (
+        user_data_cipher,
+        idempotent_replies,
+        thread_store,
+        thread_indexer,
+        status_store,
+        step_store,
+        context_store,
+        workflow_runner,
+    ):
         factory.cache_clear()
     settings.cache_clear()
     clients.reset()

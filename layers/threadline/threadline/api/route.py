@@ -19,11 +19,14 @@ import inspect
 import json
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,7 +34,10 @@ from threadline.api.dialect import Dialect
 from threadline.api.errors import register_error_handlers
 from threadline.api.tenant import Scope, current_tenant
 from threadline.models.domain import Tenant
-from threadline.models.limits import MAX_BODY_BYTES
+from threadline.models.limits import MAX_BODY_BYTES, MAX_BODY_DEPTH, nesting_depth
+
+if TYPE_CHECKING:  # imported by the routes that use it only (wiring.idempotent_replies)
+    from threadline.api.idempotency import IdempotentReplies
 
 logger = Logger(service="threadline")
 RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
@@ -39,6 +45,23 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 _ROUTE_PARAMETERS = inspect.signature(APIGatewayRestResolver.route)
+
+# A creating route's entry honours this header (``api.idempotency``); the route declares it (and
+# the statuses it adds) for its OpenAPI operation.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        description="1-255 printable ASCII characters. For 24 hours the same key and request answer the first"
+        " response again (with Idempotent-Replayed: true); the same key with another request is a 422, and"
+        " while the first request still runs, a 409 with Retry-After.",
+    ),
+]
+IDEMPOTENT_RESPONSES: dict[int, OpenAPIResponse] = {
+    409: {"description": "A request with this Idempotency-Key is still in progress (Retry-After)."},
+    422: {"description": "This Idempotency-Key was used with another request."},
+}
 
 
 class RestApp(APIGatewayRestResolver):
@@ -63,6 +86,9 @@ class RestApp(APIGatewayRestResolver):
             named = {name: value for name, value in given.items() if name != "self"}
             named["operation_id"] = given.get("operation_id") or operation_id(function.__name__)
             named["tags"] = given.get("tags") or [self.dialect.tag_of(given["rule"])]
+            named["responses"] = with_success(
+                given.get("responses"), given.get("status_code") or 200, given.get("response_description")
+            )
             return APIGatewayRestResolver.route(self, **named)(function)
 
         return decorator
@@ -72,13 +98,21 @@ class RestApp(APIGatewayRestResolver):
         return current_tenant(self, scope)
 
 
-def entry(app: RestApp) -> LambdaHandler:
+def entry(app: RestApp, idempotency: Callable[[], IdempotentReplies] | None = None) -> LambdaHandler:
     """The Lambda entry point of ``app``: logs with the request's correlation id, rejects what
-    no route accepts, then routes."""
+    no route accepts, then routes; a creating route passes ``idempotency`` (its factory), and
+    honours ``Idempotency-Key`` (``api.idempotency``)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return rejection(event, app.dialect, app.query_names) or app.resolve(_media_type_lowered(event), context)
+        rejected = rejection(event, app.dialect, app.query_names)
+        if rejected:
+            return rejected
+
+        def resolve() -> dict[str, Any]:
+            return app.resolve(_media_type_lowered(event), context)
+
+        return idempotency().answer(event, context, app.dialect, resolve) if idempotency else resolve()
 
     return lambda_handler
 
@@ -90,6 +124,17 @@ def _media_type_lowered(event: dict[str, Any]) -> dict[str, Any]:
             if name.lower() == "content-type":
                 event[field][name] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
     return event
+
+
+def with_success(
+    responses: dict[int, OpenAPIResponse] | None, status_code: int, description: str | None
+) -> dict[int, OpenAPIResponse] | None:
+    """A route's declared ``responses`` with its success response. Powertools documents only the
+    declared responses when there are any: a route that declares just its errors (``{409: ...}``)
+    keeps its success response, whose schema Powertools takes from the return annotation."""
+    if not responses or any(200 <= int(status) < 300 for status in responses):
+        return responses
+    return {status_code: {"description": description or DEFAULT_OPENAPI_RESPONSE_DESCRIPTION}, **responses}
 
 
 def operation_id(function_name: str) -> str:
@@ -140,14 +185,15 @@ def _body_rejection(event: dict[str, Any], body: str, dialect: Dialect) -> dict[
         parsed = json.loads(body)
     except RecursionError:
         return dialect.error_reply(400, "invalid_json", "Request body nests too deeply")
-    except ValueError:
-        return None  # malformed JSON: the model's validation names it
+    except ValueError:  # (on every route: one that takes no body would ignore it)
+        return dialect.error_reply(400, "invalid_json", "Request body is not valid JSON")
     if parsed is not None and not isinstance(parsed, dict):  # (null: "Request body is required")
         return dialect.error_reply(400, "invalid_json", "Request body must be a JSON object")
+    # Parsed again deeper in the stack (Powertools, pydantic, json.dumps): bounded here, where it is safe.
+    if nesting_depth(parsed) > MAX_BODY_DEPTH:
+        return dialect.error_reply(400, "invalid_json", "Request body nests too deeply")
     try:
         json.dumps(parsed, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return dialect.error_reply(400, "invalid_json", "Request body has invalid Unicode (a lone surrogate escape)")
-    except RecursionError:
-        return dialect.error_reply(400, "invalid_json", "Request body nests too deeply")
     return None

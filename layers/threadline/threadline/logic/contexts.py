@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from threadline.errors import InvalidParameterError, NotFoundError, PayloadTooLargeError
-from threadline.models.contexts import MAX_CONTEXT_BYTES, Context
+from threadline.models.contexts import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, Context
 from threadline.models.domain import CONTEXT_TYPE_PATTERN, IDENTIFIER_PATTERN, Tenant
+from threadline.models.limits import nesting_depth
 from threadline.store.contexts import ContextStore
 from threadline.timeutil import now_iso
 
@@ -63,7 +64,10 @@ def require_context(tenant: Tenant, context_type: str, context_id: str, *, param
 
 
 def serialize_document(document: dict[str, Any]) -> str:
-    """The document as stored: compact JSON, at most ``MAX_CONTEXT_BYTES`` in UTF-8."""
+    """The document as stored: compact JSON, at most ``MAX_CONTEXT_BYTES`` in UTF-8, nesting at
+    most ``MAX_CONTEXT_DEPTH`` levels."""
+    if nesting_depth(document) > MAX_CONTEXT_DEPTH:
+        raise InvalidParameterError(f"Context document may nest at most {MAX_CONTEXT_DEPTH} levels deep")
     try:
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError as error:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
-
 from threadline.errors import ConflictError
 from threadline.logic.get_thread import visible_thread
 from threadline.models.domain import ACTIVE_STATUSES, Tenant, Thread
+from threadline.store.steps import StepStore
 from threadline.store.threads import ThreadStore
 from threadline.timeutil import format_time, now
 from threadline.workflow.executions import WorkflowRunner
 
-_ATTEMPTS = 3
-logger = Logger(service="threadline")
+_ATTEMPTS = 5
+_CAUSE = {"Error": "ThreadDeleted", "Cause": "The thread was deleted"}
 
 
-def delete_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore, runner: WorkflowRunner) -> Thread:
+def delete_thread(
+    tenant: Tenant, thread_id: str, *, store: ThreadStore, steps: StepStore, runner: WorkflowRunner
+) -> Thread:
     """Mark the thread deleted (the store purges it after the retention period); a running one
-    becomes cancelled.
+    becomes cancelled, and its running and waiting steps with it, in the same transaction and
+    at the same moment (so no step is left open, and ``updated_at`` is the last change).
 
     The write is conditional on the version read, so a step recorded at the
     same moment is never lost; on such a race the thread is read again.
@@ -36,14 +38,17 @@ def delete_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore, runner:
                 "version": thread.version + 1,
             }
         )
-        if store.soft_delete(deleted, expected_version=thread.version):
-            if was_active:
-                try:
-                    runner.stop(execution_name)
-                except Exception as error:
-                    # The deletion is committed and the thread cancelled: answering 500 now would make
-                    # the caller's retry a 404. An execution left running ends harmlessly, as its final
-                    # update refuses a thread that is no longer running (monotonic status).
-                    logger.warning("could not stop the execution", extra={"error_type": type(error).__name__})
-            return deleted
+        closing = (
+            steps.close_open_step_writes(tenant.org_id, thread_id, "cancelled", _CAUSE, format_time(moment))
+            if was_active
+            else []
+        )
+        if store.soft_delete(deleted, expected_version=thread.version, also=closing):
+            if not was_active:
+                return deleted
+            # The deletion is committed and the thread cancelled: an error now would make the
+            # caller's retry a 404. An execution left running ends harmlessly, as its writes
+            # refuse a thread that is no longer active (monotonic status).
+            runner.try_stop(execution_name)
+            return store.get(tenant.org_id, thread_id)[0]  # with its steps as closed
     raise ConflictError("The thread kept changing while being deleted; try again")

@@ -11,7 +11,7 @@ from threadline.store.threads import ThreadStore
 
 def visible_thread(tenant: Tenant, thread_id: str, store: ThreadStore, with_steps: bool = True) -> tuple[Thread, str]:
     """The tenant's thread and its execution name; absent, deleted, or another tenant's → 404."""
-    if not _is_thread_id(thread_id):
+    if not is_thread_id(thread_id):
         # Never a thread's id; and DynamoDB rejects (500) a key over 2048 bytes, which a long path would make.
         raise NotFoundError(f"No thread with id {thread_id[:64]}", "id")
     thread, execution_name = store.get(tenant.org_id, thread_id, with_steps)
@@ -25,7 +25,7 @@ def get_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore) -> Thread:
     return visible_thread(tenant, thread_id, store)[0]
 
 
-def _is_thread_id(value: str) -> bool:
+def is_thread_id(value: str) -> bool:
     """Thread ids are canonical (lower-case, hyphenated) UUIDs."""
     try:
         return str(uuid.UUID(value)) == value

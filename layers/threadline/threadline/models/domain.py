@@ -121,6 +121,17 @@ class NewThread(BaseModel):
         return self.context_type, self.context_id
 
 
+class ThreadChange(BaseModel):
+    """What a PATCH asks to change: metadata keys to merge (a ``None`` value removes its key;
+    ``metadata`` itself ``None`` removes them all) and ``user_data`` to replace, each only
+    when given (``sets_*``)."""
+
+    metadata: dict[str, Any] | None = None
+    user_data: str | None = None
+    sets_metadata: bool = False
+    sets_user_data: bool = False
+
+
 class Decision(BaseModel):
     """A human's decision on a waiting interrupt step."""
 

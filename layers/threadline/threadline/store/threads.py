@@ -6,10 +6,13 @@ the same whatever the user data's size) and its steps (``store.keys``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from threadline.errors import NotFoundError
+from aws_lambda_powertools import Logger
+
+from threadline.errors import NotFoundError, UndecryptableError
 from threadline.models.domain import Requester, Thread
 from threadline.models.listing import PageRequest, ThreadFilter, ThreadPage
 from threadline.store import keys
@@ -17,13 +20,14 @@ from threadline.store.crypto import UserDataCipher
 from threadline.store.items import deserialize, serialize, step_from_item
 from threadline.store.thread_list import ThreadLister
 from threadline.store.thread_status import status_assignment
-from threadline.timeutil import normalize, now_iso, parse_time
+from threadline.timeutil import normalize, now, now_iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _BATCH_GET_KEYS = 100
+logger = Logger(service="threadline")
 
 
 class ThreadStore:
@@ -54,15 +58,14 @@ class ThreadStore:
             }
         ]
         if thread.user_data is not None:
-            item = {
-                **keys.user_data_key(thread.org_id, thread.id),
-                "user_data_enc": self._cipher.encrypt(thread.org_id, thread.id, thread.user_data),
-            }
-            writes.append({"Put": {"TableName": self._table, "Item": serialize(item)}})
-        self._db.transact_write_items(TransactItems=writes)
+            writes.append(self._user_data_write(thread))
+        # The token makes the SDK's retry of a write that timed out after committing succeed
+        # (DynamoDB answers a repeated token as the first call) instead of failing its condition.
+        self._db.transact_write_items(TransactItems=writes, ClientRequestToken=thread.id)
 
-    def soft_delete(self, thread: Thread, expected_version: int) -> bool:
-        """Record ``thread``'s deletion (and status) if it is still at ``expected_version``.
+    def soft_delete(self, thread: Thread, expected_version: int, also: Sequence[TransactWriteItemTypeDef] = ()) -> bool:
+        """Record ``thread``'s deletion (and status) if it is still at ``expected_version``,
+        with the writes ``also`` (its open steps' closing) in the same transaction.
 
         The header moves to the deleted twin of each listing partition. DynamoDB purges it
         (TTL ``purge_at``) the retention period after ``deleted_at``, and the indexer the rest
@@ -78,23 +81,100 @@ class ThreadStore:
         names = {f"#d{i}": name for i, name in enumerate(partitions)}
         values = {f":d{i}": value for i, value in enumerate(partitions.values())}
         moves = ", ".join(f"#d{i} = :d{i}" for i in range(len(partitions)))
-        try:  # the header alone is rewritten, whatever the size of the user data
+        header: Any = {  # the header alone is rewritten, whatever the size of the user data
+            "TableName": self._table,
+            "Key": serialize(keys.thread_key(thread.org_id, thread.id)),
+            "UpdateExpression": (
+                "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
+                f" updated_at = :at, {assignment}, {moves}, version = :version"
+            ),
+            "ConditionExpression": "version = :expected AND deleted = :false",
+            "ExpressionAttributeNames": {"#status": "status", **names},
+            "ExpressionAttributeValues": serialize(
+                {
+                    ":true": True,
+                    ":false": False,
+                    ":at": thread.deleted_at,
+                    ":by": thread.deleted_by,
+                    ":purge": purge_at,
+                    ":version": thread.version,
+                    ":expected": expected_version,
+                    **status_values,
+                    **values,
+                }
+            ),
+        }
+        if also:
+            return self._transact([{"Update": header}, *also])
+        try:
+            self._db.update_item(**header)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def update(self, thread: Thread, expected_version: int, user_data_changed: bool) -> bool:
+        """Record ``thread``'s metadata (and its user data, when changed) if it is still live at
+        ``expected_version``: the header and the user data item in one transaction. Returns
+        False when someone else changed (or deleted) the thread first."""
+        names = {"#metadata": "metadata"}
+        values: dict[str, Any] = {
+            ":at": thread.updated_at,
+            ":version": thread.version,
+            ":expected": expected_version,
+            ":false": False,
+            ":has": thread.user_data is not None,
+        }
+        if thread.metadata is None:
+            expression = "SET updated_at = :at, version = :version, has_user_data = :has REMOVE #metadata"
+        else:
+            expression = "SET #metadata = :metadata, updated_at = :at, version = :version, has_user_data = :has"
+            values[":metadata"] = thread.metadata
+        writes: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": serialize(keys.thread_key(thread.org_id, thread.id)),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "version = :expected AND deleted = :false",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": serialize(values),
+                }
+            }
+        ]
+        if user_data_changed:
+            writes.append(self._user_data_write(thread))
+        return self._transact(writes)
+
+    def past_retention(self, thread: Thread) -> bool:
+        """Whether a deleted thread is due for purge (DynamoDB's TTL deletes it within days)."""
+        return thread.deleted_at is not None and parse_time(thread.deleted_at) + self._retention <= now()
+
+    def restore(self, thread: Thread, expected_version: int) -> bool:
+        """Undo ``thread``'s deletion if it is still deleted at ``expected_version`` and not yet
+        due for purge: the header moves back to the live twin of each listing partition and
+        loses its purge time. Returns False otherwise."""
+        assignment, status_values = status_assignment(thread.org_id, thread.status)
+        partitions = keys.ThreadDimensions.of(thread.model_dump(), deleted=False).attributes()
+        partitions.pop(keys.DIMENSION_ATTRIBUTES["status"])  # the status assignment sets it
+        names = {f"#d{i}": name for i, name in enumerate(partitions)}
+        values = {f":d{i}": value for i, value in enumerate(partitions.values())}
+        moves = ", ".join(f"#d{i} = :d{i}" for i in range(len(partitions)))
+        try:
             self._db.update_item(
                 TableName=self._table,
                 Key=serialize(keys.thread_key(thread.org_id, thread.id)),
                 UpdateExpression=(
-                    "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
-                    f" updated_at = :at, {assignment}, {moves}, version = :version"
+                    f"SET deleted = :false, updated_at = :at, {assignment}, {moves}, version = :version"
+                    " REMOVE deleted_at, deleted_by, purge_at"
                 ),
-                ConditionExpression="version = :expected AND deleted = :false",
+                ConditionExpression="version = :expected AND deleted = :true AND purge_at > :now",
                 ExpressionAttributeNames={"#status": "status", **names},
                 ExpressionAttributeValues=serialize(
                     {
                         ":true": True,
                         ":false": False,
-                        ":at": thread.deleted_at,
-                        ":by": thread.deleted_by,
-                        ":purge": purge_at,
+                        ":at": thread.updated_at,
+                        ":now": int(parse_time(thread.updated_at).timestamp()),
                         ":version": thread.version,
                         ":expected": expected_version,
                         **status_values,
@@ -124,7 +204,11 @@ class ThreadStore:
         header = by_sk.get(keys.THREAD_SK)
         if header is None:
             raise NotFoundError(f"No thread with id {thread_id}", "id")
-        thread = self._thread(header, by_sk.get(keys.USER_DATA_SK))
+        try:
+            thread = self._thread(header, by_sk.get(keys.USER_DATA_SK))
+        except UndecryptableError:
+            logger.error("user_data cannot be decrypted", extra={"thread_id": thread_id})
+            raise
         thread.steps = [step_from_item(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
         return thread, str(header.get("execution_name", thread_id))
 
@@ -148,12 +232,40 @@ class ThreadStore:
                 )
             )
         return {
-            pk: self._thread(header, items.get((pk, keys.USER_DATA_SK)))
+            pk: self._listed_thread(header, items.get((pk, keys.USER_DATA_SK)))
             for pk in dict.fromkeys(pks)
             if (header := items.get((pk, keys.THREAD_SK))) is not None
         }
 
+    def _listed_thread(self, header: dict[str, Any], user_data_item: dict[str, Any] | None) -> Thread:
+        """A listed thread; one whose user data cannot be decrypted is listed without it (and
+        logged), so it never takes a page down with it. Its own GET names the problem."""
+        try:
+            return self._thread(header, user_data_item)
+        except UndecryptableError:
+            logger.error("user_data cannot be decrypted; listed without it", extra={"thread_id": header["id"]})
+            return self._thread(header, None)
+
     # ----- helpers ------------------------------------------------------
+    def _user_data_write(self, thread: Thread) -> TransactWriteItemTypeDef:
+        """The write that gives the thread its user data: its encrypted item, or none."""
+        key = keys.user_data_key(thread.org_id, thread.id)
+        if thread.user_data is None:
+            return {"Delete": {"TableName": self._table, "Key": serialize(key)}}
+        item = {**key, "user_data_enc": self._cipher.encrypt(thread.org_id, thread.id, thread.user_data)}
+        return {"Put": {"TableName": self._table, "Item": serialize(item)}}
+
+    def _transact(self, writes: list[TransactWriteItemTypeDef]) -> bool:
+        """Write all or nothing; False when a condition failed."""
+        try:
+            self._db.transact_write_items(TransactItems=writes)
+        except self._db.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                return False
+            raise
+        return True
+
     def _batch_get(self, wanted: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         items: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), _BATCH_GET_KEYS):

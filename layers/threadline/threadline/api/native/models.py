@@ -15,6 +15,7 @@ from threadline.models.domain import (
     Requester,
     Step,
     Thread,
+    ThreadChange,
     ThreadStatus,
 )
 from threadline.models.limits import check_metadata, check_user_data
@@ -28,7 +29,10 @@ UserData = Annotated[StrictStr, AfterValidator(check_user_data)]
 class CreateThreadRequest(BaseModel):
     """Body of ``POST /v1/threads``: unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The example is what the local server's banner creates (and what the fuzz test's requests start from).
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"type": "cip_orchestrator", "business_id": "biz_123"}]}
+    )
 
     type: StrictStr = Field(description="The agent type, e.g. cip_orchestrator (see GET /v1/agents).")
     business_id: Identifier | None = Field(default=None, description="Shorthand for context_type=business.")
@@ -41,6 +45,30 @@ class CreateThreadRequest(BaseModel):
     def to_new_thread(self) -> NewThread:
         """The thread this request asks for (its context is resolved by logic, after the type)."""
         return NewThread.model_validate(self.model_dump())
+
+
+class UpdateThreadRequest(BaseModel):
+    """Body of ``PATCH /v1/threads/{id}``: only these fields; unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Keys to merge into the thread's metadata: a key set to null is removed, others replace"
+        " their value (whole, nested objects too); null removes all metadata. The result must meet the"
+        " metadata limits.",
+    )
+    user_data: UserData | None = Field(default=None, description="Replaces the user data; null removes it.")
+
+    def to_change(self) -> ThreadChange:
+        """The change this request asks for (a field absent changes nothing)."""
+        given = self.model_fields_set
+        return ThreadChange(
+            metadata=self.metadata,
+            user_data=self.user_data,
+            sets_metadata="metadata" in given,
+            sets_user_data="user_data" in given,
+        )
 
 
 class ThreadSummaryOut(BaseModel):
@@ -118,7 +146,9 @@ class ThreadListOut(BaseModel):
 class ResolveStepRequest(BaseModel):
     """Body of ``POST /v1/threads/{id}/steps/{step_id}/resolve``: a human's decision."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"decision": "approve", "note": "Checked the registry"}]}
+    )
 
     decision: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z_]{0,63}$")] = Field(
         description="One of the decisions the step accepts (see GET /v1/agents), e.g. approve or reject."

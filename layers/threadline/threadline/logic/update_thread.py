@@ -1,0 +1,65 @@
+"""Change a thread's metadata and user data (PATCH)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threadline.errors import ConflictError, InvalidParameterError, PreconditionFailedError
+from threadline.logic.get_thread import visible_thread
+from threadline.models.domain import Tenant, Thread, ThreadChange
+from threadline.models.limits import check_metadata
+from threadline.store.threads import ThreadStore
+from threadline.timeutil import now_iso
+
+_ATTEMPTS = 5
+
+
+def update_thread(
+    tenant: Tenant, thread_id: str, change: ThreadChange, if_match: frozenset[int] | None, *, store: ThreadStore
+) -> Thread:
+    """Merge ``change`` into the thread: each given metadata key replaces its value (``null``
+    removes it; ``"metadata": null`` removes them all), a given ``user_data`` replaces it.
+
+    The write is conditional on the version read. With ``if_match`` the caller names the
+    versions it accepts (the one it saw), and any other is a 412. Without it a racing change is merged into (the
+    thread is read again), so no update is ever lost. A change that changes nothing writes
+    nothing.
+    """
+    for _ in range(_ATTEMPTS):
+        thread, _ = visible_thread(tenant, thread_id, store)
+        if if_match is not None and thread.version not in if_match:
+            raise PreconditionFailedError(
+                f"Thread {thread_id} is at version {thread.version}, which If-Match does not name: read it again",
+                "If-Match",
+            )
+        metadata = _merged(thread.metadata, change) if change.sets_metadata else thread.metadata
+        user_data = change.user_data if change.sets_user_data else thread.user_data
+        if metadata == thread.metadata and user_data == thread.user_data:
+            return thread
+        updated = thread.model_copy(
+            update={
+                "metadata": metadata,
+                "user_data": user_data,
+                "updated_at": now_iso(),
+                "version": thread.version + 1,
+            }
+        )
+        if store.update(updated, expected_version=thread.version, user_data_changed=user_data != thread.user_data):
+            return updated
+    raise ConflictError("The thread kept changing while being updated; try again")
+
+
+def _merged(current: dict[str, Any] | None, change: ThreadChange) -> dict[str, Any] | None:
+    if change.metadata is None:
+        return None
+    merged = {**(current or {})}
+    for key, value in change.metadata.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    try:
+        check_metadata(merged)
+    except ValueError as error:
+        raise InvalidParameterError(f"{error} (after the merge)", "metadata") from None
+    return merged or None
