@@ -62,9 +62,10 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-@pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """Every stateful resource of template.yaml, on moto, with the functions' environment set."""
+@contextmanager
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """Every stateful resource of template.yaml, on moto, with the functions' environment set
+    (through ``monkeypatch``, whose scope is the deployment's)."""
     with mock_aws(config=MOTO_CONFIG), patched_moto():
         created = provision()
         with bridged(created.functions):
@@ -76,6 +77,13 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             settle(created)  # no workflow may outlive the emulation it writes to
             _PUMPS.clear()
             wiring.reset()
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """A deployment for one test (a module seeding once uses ``deployed`` at module scope)."""
+    with deployed(monkeypatch) as created:
+        yield created
 
 
 # The deployment's stream → indexer delivery (tools/threadline_tools/streams.py); drained before a

@@ -6,11 +6,14 @@ Every route function of template.yaml is imported (as Lambda loads it) and its
 Powertools resolver's ``get_openapi_schema()`` gives the route's path, its
 parameters, its body and its response models. The routes are merged into one
 OpenAPI 3.1 document with what the resolvers do not know: the Bearer API key
-scheme, and the error responses, which API Gateway (401, 404, 413, 429) and
-``threadline.api`` (400, 403, 404, 405, 500) answer in the dialect of the path:
-native ``{"errors": [...]}`` under ``/v1``, Agentuity ``{"success": false, ...}``
-under ``/thread``. Powertools' own 422 "Validation Error" responses are dropped:
-this API answers an invalid request with a 400 naming the parameter.
+scheme, and the error responses in the dialect of the path (native
+``{"errors": [...]}`` under ``/v1``, Agentuity ``{"success": false, ...}`` under
+``/thread``). Every operation documents the statuses any route can answer, from
+API Gateway (401, 404, 413, 414, 429, 500) or ``threadline.api`` (400, 403, 404, 405,
+415, 500, 503), plus those its route declares with ``responses=`` (a 409 of
+cancel, say), which get the dialect's error body. Powertools' own 422
+"Validation Error" responses are dropped: this API answers an invalid request with
+a 400 naming the parameter.
 
 The document is written to ``docs/openapi.json`` (sorted keys, 2-space indent);
 ``--check`` exits 1 when that file differs from what would be generated.
@@ -72,8 +75,8 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-# status: (response name, description, API Gateway response whose template gives the example, or the
-# (code, message, parameter) that threadline.api.errors answers with).
+# The statuses every route can answer: status: (response name, description, API Gateway response
+# whose template gives the example, or the (code, message, parameter) that threadline.api answers with).
 _ERRORS: dict[str, tuple[str, str, Any]] = {
     "400": (
         "BadRequest",
@@ -97,12 +100,34 @@ _ERRORS: dict[str, tuple[str, str, Any]] = {
         ("method_not_allowed", "PUT is not allowed on /v1/threads; use GET, POST", None),
     ),
     "413": ("PayloadTooLarge", "The request body is larger than 1 MB.", "REQUEST_TOO_LARGE"),
+    "414": ("UriTooLong", "The URL (path and query string) is longer than the gateway accepts.", "DEFAULT_4XX"),
+    "415": (
+        "UnsupportedMediaType",
+        "A request body whose Content-Type is not application/json.",
+        ("unsupported_media_type", "Request bodies are JSON: send Content-Type: application/json", None),
+    ),
     "429": ("TooManyRequests", "Throttled by the API's rate limits.", "THROTTLED"),
     "500": (
         "InternalError",
         "An unexpected error; no details are shown.",
         ("internal_error", "Internal server error", None),
     ),
+    "503": (
+        "ServiceUnavailable",
+        "AWS throttled or failed a call the request depends on, or a new thread's workflow could not be started;"
+        " the same request may succeed later (after Retry-After's seconds, when given).",
+        ("service_unavailable", "The service is busy (a request to AWS was throttled); retry after 2 seconds", None),
+    ),
+}
+_SCHEMA_OF = {NATIVE: "ErrorResponse", AGENTUITY: "AgentuityErrorResponse"}
+_HEADERS: dict[str, dict[str, Any]] = {
+    "405": {"Allow": {"description": "The methods the path serves.", "schema": {"type": "string"}}},
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
 }
 
 
@@ -125,25 +150,39 @@ def _example(dialect: Dialect, status: str, source: Any) -> Any:
     return dialect.error_body(code, message, parameter)
 
 
+def _error_response(dialect: Dialect, status: str, description: str) -> dict[str, Any]:
+    """An error response of ``dialect``: its error body, and the headers that come with ``status``."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_SCHEMA_OF[dialect]}"}}},
+    }
+    if status in _HEADERS:
+        response["headers"] = copy.deepcopy(_HEADERS[status])
+    return response
+
+
 def _error_responses() -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, (_, description, source) in _ERRORS.items():
-        for dialect, schema in ((NATIVE, "ErrorResponse"), (AGENTUITY, "AgentuityErrorResponse")):
-            response: dict[str, Any] = {
-                "description": description,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{schema}"},
-                        "example": _example(dialect, status, source),
-                    }
-                },
-            }
-            if status == "405":
-                response["headers"] = {
-                    "Allow": {"description": "The methods the path serves.", "schema": {"type": "string"}}
-                }
+        for dialect in _SCHEMA_OF:
+            response = _error_response(dialect, status, description)
+            response["content"]["application/json"]["example"] = _example(dialect, status, source)
             responses[_response_name(status, dialect)] = response
     return responses
+
+
+def _document_errors(responses: dict[str, Any], dialect: Dialect) -> None:
+    """Give the errors a route declares (``responses={409: {"description": ...}}``) the dialect's
+    error body, in place of the return model Powertools gives them; add the statuses every route
+    can answer."""
+    for status, declared in responses.items():
+        if int(status) >= 400:
+            response = _error_response(dialect, status, declared["description"])
+            if declared.get("headers"):
+                response["headers"] = {**response.get("headers", {}), **declared["headers"]}
+            responses[status] = response
+    for status in _ERRORS:
+        responses.setdefault(status, {"$ref": f"#/components/responses/{_response_name(status, dialect)}"})
 
 
 def _resolvers() -> list[tuple[str, Any, Any]]:
@@ -201,10 +240,7 @@ def generate() -> dict[str, Any]:
                 responses = operation["responses"]
                 if "HTTPValidationError" in json.dumps(responses.get("422", {})):
                     del responses["422"]  # this API answers validation errors with 400
-                for status in _ERRORS:
-                    responses.setdefault(
-                        status, {"$ref": f"#/components/responses/{_response_name(status, dialect_of(path))}"}
-                    )
+                _document_errors(responses, dialect_of(path))
                 if handler is not None and inspect.getdoc(handler) and "description" not in operation:
                     operation["description"] = str(inspect.getdoc(handler)).replace("``", "`")
                 operation["x-threadline-function"] = function

@@ -12,6 +12,9 @@ from pydantic import BaseModel
 
 # The serialized document (compact JSON, UTF-8): well under DynamoDB's 400 KB item limit.
 MAX_CONTEXT_BYTES = 64 * 1024
+# Levels of objects and arrays a document may nest: what any reply can serialize (pydantic stops
+# at 255 levels, after the document was stored), and far more than a real subject needs.
+MAX_CONTEXT_DEPTH = 64
 
 
 class Context(BaseModel):

@@ -9,6 +9,9 @@ from typing import Any
 from threadline.models.metadata import check_indexable
 
 MAX_BODY_BYTES = 1024 * 1024
+# Levels of objects and arrays a request body may nest: more than any field allows (metadata 32,
+# context documents 64), and refused before a parser deeper in the stack recurses past Python's limit.
+MAX_BODY_DEPTH = 100
 MAX_METADATA_KEYS = 32
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_BYTES = 8 * 1024
@@ -30,9 +33,9 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     for key in metadata:
         if not 1 <= len(key) <= MAX_METADATA_KEY_LENGTH:
             raise ValueError(f"metadata keys must be 1-{MAX_METADATA_KEY_LENGTH} characters")
+    _check_storable(metadata, depth=1)  # first: it stops at the depth limit, where json.dumps could recurse too far
     if len(json.dumps(metadata, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    _check_storable(metadata, depth=1)
     check_indexable(metadata)
     return metadata
 
@@ -41,6 +44,8 @@ def _check_storable(value: Any, depth: int) -> None:
     if isinstance(value, (dict, list)):
         if depth > MAX_NESTING_DEPTH:
             raise ValueError(f"metadata may nest at most {MAX_NESTING_DEPTH} levels deep")
+        if isinstance(value, dict) and "" in value:  # DynamoDB refuses an empty attribute name, at any depth
+            raise ValueError("metadata keys may not be empty, at any level")
         for child in value.values() if isinstance(value, dict) else value:
             _check_storable(child, depth + 1)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -55,6 +60,17 @@ def _check_storable(value: Any, depth: int) -> None:
                 f"metadata numbers must be finite, with at most {MAX_NUMBER_DIGITS} significant digits,"
                 f" between 1E{MIN_NUMBER_EXPONENT} and 1E{MAX_NUMBER_EXPONENT + 1} in magnitude"
             )
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects and arrays in ``value``, 0 for a scalar (walked without recursion: any depth is safe)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def check_user_data(user_data: str | None) -> str | None:

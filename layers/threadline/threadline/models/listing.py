@@ -69,6 +69,8 @@ def parse_metadata_filter(raw: str | None, parameter: str = "metadata") -> Metad
         return MetadataFilter()
     try:
         parsed = json.loads(raw)
+    except RecursionError as error:  # "[[[..." within the length limit: deeper than Python's parser goes
+        raise InvalidParameterError(f"{parameter} nests too deeply", parameter) from error
     except ValueError as error:
         raise InvalidParameterError(f"{parameter} must be a JSON object", parameter) from error
     if not isinstance(parsed, dict):
@@ -77,4 +79,8 @@ def parse_metadata_filter(raw: str | None, parameter: str = "metadata") -> Metad
         check_metadata(parsed)
     except ValueError as error:
         raise InvalidParameterError(f"{parameter} filter: {error}", parameter) from error
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except UnicodeEncodeError as error:  # a lone surrogate escape ("\ud800"): no stored metadata holds one
+        raise InvalidParameterError(f"{parameter} has invalid Unicode (a lone surrogate escape)", parameter) from error
     return parse_filter(parsed, parameter)
