@@ -677,3 +677,20 @@ def test_a_throttled_idempotency_record_is_a_503_and_creates_nothing(api: Api, d
     assert (first.status, again.status, again.body) == (201, 201, first.body)
     assert len(thread_items(deployment)) == 1
     assert orphans(deployment) == NO_ORPHANS
+
+
+def test_a_record_that_cannot_be_completed_still_answers_what_was_done(api: Api, deployment: Deployment) -> None:
+    # Given DynamoDB throttles the write that completes the Idempotency-Key's record (after the create ran)
+    drain()
+
+    def is_record(params: dict[str, Any]) -> bool:
+        return params.get("TableName") == deployment.idempotency_table
+
+    with failing(clients.dynamodb(), "UpdateItem", "ThrottlingException", when=is_record) as failed:
+        reply = api.call("POST", "/v1/threads", body=CREATE, headers={"Idempotency-Key": "fault-2"})
+
+    # Then the caller hears the thread it created (a 503 would invite a retry that creates another)
+    assert failed
+    assert reply.status == 201, reply.body
+    assert [i["id"]["S"] for i in thread_items(deployment)] == [reply.json()["id"]]
+    assert orphans(deployment) == NO_ORPHANS

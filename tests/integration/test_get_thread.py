@@ -186,3 +186,42 @@ def test_a_thread_whose_user_data_cannot_be_decrypted_fails_alone(api: Api, seed
         assert reply.status == 200, reply.body
         by_id = {t["id"]: t["user_data"] for t in reply.json()["data"]}
         assert by_id == {broken.id: None, donor.id: "theirs"}
+
+
+def test_a_thread_whose_user_data_cannot_be_decrypted_can_still_be_changed_repaired_and_deleted(
+    api: Api, seed: Seed, deployment: Deployment
+) -> None:
+    # Given a running thread whose user data item holds another thread's ciphertext
+    broken = seed.thread(user_data="mine")
+    donor = seed.thread(user_data="theirs")
+    dynamodb = clients.dynamodb()
+    blob = dynamodb.get_item(
+        TableName=deployment.threads_table, Key=serialize(store_keys.user_data_key("acme", donor.id))
+    )["Item"]["user_data_enc"]
+    dynamodb.update_item(
+        TableName=deployment.threads_table,
+        Key=serialize(store_keys.user_data_key("acme", broken.id)),
+        UpdateExpression="SET user_data_enc = :blob",
+        ExpressionAttributeValues={":blob": blob},
+    )
+
+    # When its metadata is changed, then it is the same: the unreadable user data is kept, not dropped
+    patched = api.call("PATCH", f"/v1/threads/{broken.id}", body={"metadata": {"a": 1}})
+    assert (patched.status, patched.json()["user_data"]) == (200, None), patched.body
+    assert api.call("GET", f"/v1/threads/{broken.id}").status == 500
+
+    # When its user data is replaced, then it reads again
+    repaired = api.call("PATCH", f"/v1/threads/{broken.id}", body={"user_data": "fixed"})
+    assert repaired.status == 200, repaired.body
+    assert api.call("GET", f"/v1/threads/{broken.id}").json()["user_data"] == "fixed"
+
+    # And a thread broken again can still be cancelled and deleted
+    dynamodb.update_item(
+        TableName=deployment.threads_table,
+        Key=serialize(store_keys.user_data_key("acme", broken.id)),
+        UpdateExpression="SET user_data_enc = :blob",
+        ExpressionAttributeValues={":blob": blob},
+    )
+    assert api.call("POST", f"/v1/threads/{broken.id}/cancel").status == 200
+    assert api.call("DELETE", f"/v1/threads/{broken.id}").status == 200
+    assert api.call("POST", f"/v1/threads/{broken.id}/restore").status == 200

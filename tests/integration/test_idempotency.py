@@ -206,3 +206,21 @@ def test_contexts_honour_the_key(api: Api, deployment: Deployment) -> None:
     # Then its retry replays the 201 (not the 200 a second PUT answers)
     again = api.call("PUT", "/v1/contexts/business/biz-7", body=sample_business(), headers={"Idempotency-Key": "c1"})
     assert (again.status, again.body, again.headers["Idempotent-Replayed"]) == (201, first.body, "true")
+
+
+def test_the_largest_response_is_recorded_and_replayed(api: Api, deployment: Deployment) -> None:
+    # Given a create whose user data is as large as allowed, of 3-byte characters and quotes
+    # (escaped twice over in a response held as JSON: a record holds at most 400 KB)
+    unit = '中"'
+    user_data = unit * (256 * 1024 // len(unit.encode()))
+    body = {**VALID, "user_data": user_data}
+
+    # When it is created with a key, then retried
+    first = create(api, "large-1", body=body)
+    again = create(api, "large-1", body=body)
+
+    # Then the retry replays it whole, from its record
+    assert first.status == 201, first.body[:300]
+    assert (again.status, again.headers.get("Idempotent-Replayed")) == (201, "true")
+    assert again.json()["user_data"] == user_data
+    assert len(thread_items(deployment)) == 1

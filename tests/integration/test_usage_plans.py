@@ -208,7 +208,7 @@ def test_revoking_a_key_deletes_its_api_key(run: Callable[..., Result], deployme
             "the local server has no usage plans",
         ),
         (("keys", "plan", "abcdefghijkl", "--table", "t"), "give --usage-plan ID"),
-        (("keys", "plan", "abcdefghijkl", "--table", "t", "--shared-plan"), "keeps one"),
+        (("keys", "plan", "abcdefghijkl", "--table", "t", "--shared-plan"), "unrecognized arguments: --shared-plan"),
     ],
 )
 def test_plan_arguments_that_cannot_apply_exit_2(

@@ -46,6 +46,7 @@ def cancelled(*reasons: str) -> ClientError:
         (client_error("DependencyTimeoutException", 503, "Decrypt"), 5),
         (client_error("SomethingNew", 503), 5),  # any 5xx of a service
         (cancelled("None", "TransactionConflict"), 1),
+        (client_error("TransactionConflictException", operation="UpdateItem"), 1),  # a plain write met a transaction
         (cancelled("ThrottlingError", "None"), 2),
         (cancelled("TransactionConflict", "ProvisionedThroughputExceeded"), 2),  # the longer wait
         (ReadTimeoutError(endpoint_url="https://dynamodb"), 5),
@@ -109,3 +110,14 @@ def test_the_log_details_name_the_call_never_its_message() -> None:
         "operation": "Query",
     }
     assert faults.describe(ReadTimeoutError(endpoint_url="https://x")) == {"error_type": "ReadTimeoutError"}
+
+
+def test_a_transaction_that_lost_a_race_is_read_again_not_failed() -> None:
+    from threadline.store.threads import lost_race
+
+    # A failed condition or a conflicting transaction: the caller reads again and retries
+    assert lost_race(cancelled("ConditionalCheckFailed", "None"))
+    assert lost_race(cancelled("None", "TransactionConflict"))
+    # Throttling within it is not a lost race: it is a 503 to retry later
+    assert not lost_race(cancelled("TransactionConflict", "ThrottlingError"))
+    assert not lost_race(client_error("ValidationException"))

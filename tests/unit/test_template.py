@@ -189,7 +189,7 @@ def test_gateway_answers_of_limits_and_of_a_failing_authorizer_are_json_in_both_
     expected = {
         "THROTTLED": ("429", "throttled", "1"),
         "QUOTA_EXCEEDED": ("429", "quota_exceeded", None),
-        "INVALID_API_KEY": ("403", "forbidden", None),
+        "INVALID_API_KEY": ("401", "unauthorized", None),  # a revoked key is a 401 (SPEC §2), cached or not
         "AUTHORIZER_CONFIGURATION_ERROR": ("503", "service_unavailable", "5"),
         "AUTHORIZER_FAILURE": ("503", "service_unavailable", "5"),
     }

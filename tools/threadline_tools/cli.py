@@ -5,7 +5,7 @@
                            [--usage-plan ID | --shared-plan] TARGET
     threadline keys list [--org ORG] TARGET
     threadline keys revoke KEY_ID TARGET
-    threadline keys plan KEY_ID [--usage-plan ID | --shared-plan] TARGET
+    threadline keys plan KEY_ID [--usage-plan ID] TARGET
 
 TARGET is exactly one of
     --local                          the running local server (.threadline/local.json)
@@ -18,7 +18,9 @@ A key is printed once, at creation; only its SHA-256 is stored. Exit codes:
 Usage plans (per-key throttling and quotas, docs/operations.md): against a stack, a new key gets
 an API Gateway API key of its own on the stack's per-key plan (its KeyUsagePlanId output), or on
 ``--usage-plan ID``; ``--shared-plan`` leaves it on the stack's shared plan (the stage's
-throttling only). ``keys plan`` moves an existing key. The local server has no usage plans.
+throttling only). ``keys plan`` gives an existing key a plan of its own, or moves it to another
+(a key never goes back to the shared plan: a request the authorizer's cache still identifies by
+its own API key would be refused; revoke it and create another). The local server has no usage plans.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = actions.add_parser("plan", parents=[target], help="move a key to a usage plan (throttling, quota)")
     plan.add_argument("key_id", type=_key_id, metavar="KEY_ID", help="the key's id (or its tl_<id> prefix)")
-    _plan_arguments(plan)
+    plan.add_argument(
+        "--usage-plan", metavar="ID", help="an API Gateway usage plan of the API (default: the stack's KeyUsagePlanId)"
+    )
+    plan.set_defaults(shared_plan=False)
     return parser
 
 
@@ -340,8 +345,7 @@ def keys_revoke(args: argparse.Namespace, target: Target) -> None:
 def keys_plan(args: argparse.Namespace, target: Target) -> None:
     """Put a key on a usage plan: give it an API Gateway API key of its own, or move that key."""
     plan = _plan(args, target, required=True)
-    if plan is None:
-        raise UsageError("a key with a plan of its own keeps one (revoke it, or move it to another plan)")
+    assert plan is not None  # (``keys plan`` has no --shared-plan)
     store = _store(target)
     record = store.find(args.key_id)
     if record is None:

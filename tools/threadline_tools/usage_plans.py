@@ -56,9 +56,12 @@ class UsagePlans:
 
     def delete(self, usage_key_id: str, plan_id: str | None) -> None:
         """Take an API key off its plan and delete it; what is already gone is left alone."""
-        try:
-            if plan_id:
+        if plan_id:
+            try:
                 self._api.delete_usage_plan_key(usagePlanId=plan_id, keyId=usage_key_id)
+            except self._api.exceptions.NotFoundException:
+                pass  # already off that plan: the key itself must go all the same
+        try:
             self._api.delete_api_key(apiKey=usage_key_id)
         except self._api.exceptions.NotFoundException:
             pass

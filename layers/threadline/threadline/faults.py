@@ -83,6 +83,8 @@ def unavailable(error: BaseException) -> ServiceUnavailableError | None:
             return None
         seconds = max(waits)
         return _error(_CONFLICT if seconds == RETRY_AFTER_CONFLICT else _THROTTLED, seconds)
+    if code == "TransactionConflictException":  # a write met an item a transaction was changing
+        return _error(_CONFLICT, RETRY_AFTER_CONFLICT)
     if code in THROTTLING_CODES:
         return _error(_THROTTLED, RETRY_AFTER_THROTTLED)
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

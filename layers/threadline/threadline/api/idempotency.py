@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
@@ -51,7 +53,7 @@ logger = Logger(service="threadline")
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as Stripe's keys
 
 
-class _NotRecorded(Exception):
+class _NotRecordedError(Exception):
     """An error response: answered, not recorded (Powertools deletes the record)."""
 
     def __init__(self, response: dict[str, Any]) -> None:
@@ -97,9 +99,10 @@ class IdempotentReplies:
         scope = [str(authorizer.get("org_id", "")), str(authorizer.get("project_id") or "*"), key]
         request = [event.get("httpMethod"), event.get("path"), _canonical_body(event.get("body"))]
         self._config.register_lambda_context(context)
+        produced: list[dict[str, Any]] = []  # this request's own response, once resolve() ran
         try:
-            sealed = self._recorded(call={"scope": scope, "request": request}, resolve=resolve)
-        except _NotRecorded as error:
+            sealed = self._recorded(call={"scope": scope, "request": request}, resolve=resolve, produced=produced)
+        except _NotRecordedError as error:
             return error.response
         except IdempotencyValidationError:
             return dialect.error_reply(
@@ -116,39 +119,57 @@ class IdempotentReplies:
                 IDEMPOTENCY_HEADER,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        except IdempotencyPersistenceLayerError as error:
+        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as error:
             cause = error.__cause__ or error
-            fault = faults.unavailable(cause)
             logger.warning("the idempotency record failed", extra=faults.describe(cause))
-            if fault is None:
-                return dialect.error_reply(500, "internal_error", "Internal server error")
-            retry = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-            return dialect.error_reply(503, fault.code, fault.message, headers=retry)
-        return self._open(scope, sealed)
+            if produced:
+                # What was done is done: answer it (an error would invite a retry that does it again)
+                return produced[0]
+            return _failure(dialect, cause)
+        if produced:
+            return produced[0]
+        try:
+            return self._open(scope, sealed)
+        except Exception as error:
+            logger.error("a recorded response could not be opened", extra=faults.describe(error))
+            return _failure(dialect, error)
 
-    def _run(self, call: dict[str, Any], resolve: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _run(
+        self, call: dict[str, Any], resolve: Callable[[], dict[str, Any]], produced: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         response = resolve()
         if not 200 <= int(response.get("statusCode", 500)) < 300:
-            raise _NotRecorded(response)
-        text = json.dumps(response, separators=(",", ":"))
+            raise _NotRecordedError(response)
+        produced.append(response)
+        # Compact and compressed: a response holds up to 256 KB of user_data, a record 400 KB.
+        text = json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
         org_id, record = call["scope"][0], _record_name(call["scope"])
         try:
-            sealed = self._cipher.encrypt(org_id, record, text)
+            sealed = self._cipher.encrypt(org_id, record, zlib.compress(text, 9))
         except Exception as error:
             # What was done is done: answer it (a 503 would invite a retry that does it again).
             logger.warning("a response could not be sealed; answered, not recorded", extra=faults.describe(error))
-            raise _NotRecorded(response) from error
+            raise _NotRecordedError(response) from error
         return {"sealed": base64.b64encode(sealed).decode()}
 
     def _open(self, scope: list[str], sealed: dict[str, Any]) -> dict[str, Any]:
-        text = self._cipher.decrypt(scope[0], _record_name(scope), base64.b64decode(sealed["sealed"]))
-        response: dict[str, Any] = json.loads(text)
+        compressed = self._cipher.decrypt_bytes(scope[0], _record_name(scope), base64.b64decode(sealed["sealed"]))
+        response: dict[str, Any] = json.loads(zlib.decompress(compressed))
         if sealed.get("replayed"):
             for field in ("headers", "multiValueHeaders"):
                 if isinstance(response.get(field), dict):
                     value = "true"
                     response[field][REPLAYED_HEADER] = [value] if field == "multiValueHeaders" else value
         return response
+
+
+def _failure(dialect: Dialect, error: BaseException) -> dict[str, Any]:
+    """A 503 with Retry-After when a retry may cure ``error``, else a 500."""
+    fault = faults.unavailable(error)
+    if fault is None:
+        return dialect.error_reply(500, "internal_error", "Internal server error")
+    retry = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+    return dialect.error_reply(503, fault.code, fault.message, headers=retry)
 
 
 def header(event: dict[str, Any], name: str) -> str | None:

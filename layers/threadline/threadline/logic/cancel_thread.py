@@ -32,5 +32,5 @@ def cancel_thread(
         if steps.finish_thread(tenant.org_id, thread_id, "cancelled", thread.version, now_iso(), cause):
             # The cancellation is committed: an error now would make the caller's retry a 409.
             runner.try_stop(execution_name)
-            return store.get(tenant.org_id, thread_id)[0]
+            return store.get(tenant.org_id, thread_id, strict=False)[0]
     raise ConflictError("The thread kept changing while being cancelled; try again")

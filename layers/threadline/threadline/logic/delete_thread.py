@@ -50,5 +50,5 @@ def delete_thread(
             # caller's retry a 404. An execution left running ends harmlessly, as its writes
             # refuse a thread that is no longer active (monotonic status).
             runner.try_stop(execution_name)
-            return store.get(tenant.org_id, thread_id)[0]  # with its steps as closed
+            return store.get(tenant.org_id, thread_id, strict=False)[0]  # with its steps as closed
     raise ConflictError("The thread kept changing while being deleted; try again")

@@ -69,7 +69,7 @@ def resolve_step(
             raise
     if not sent:
         raise ConflictError(f"Step {step_id} timed out before the decision arrived", "step_id")
-    return store.get(tenant.org_id, thread_id)[0]
+    return store.get(tenant.org_id, thread_id, strict=False)[0]
 
 
 def _still_waiting(runner: WorkflowRunner, token: str) -> bool:

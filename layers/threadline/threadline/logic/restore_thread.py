@@ -6,7 +6,7 @@ from threadline.errors import ConflictError, NotFoundError
 from threadline.logic.get_thread import is_thread_id
 from threadline.models.domain import Tenant, Thread
 from threadline.store.threads import ThreadStore
-from threadline.timeutil import now_iso
+from threadline.timeutil import format_time, now
 
 _ATTEMPTS = 3
 
@@ -20,21 +20,23 @@ def restore_thread(tenant: Tenant, thread_id: str, *, store: ThreadStore) -> Thr
         raise absent
     for _ in range(_ATTEMPTS):
         try:
-            thread, _ = store.get(tenant.org_id, thread_id)
+            thread, _ = store.get(tenant.org_id, thread_id, strict=False)
         except NotFoundError:
             raise absent from None
         if tenant.project_id is not None and thread.project_id != tenant.project_id:
             raise absent
         if not thread.deleted:
             raise ConflictError(f"Thread {thread_id} is not deleted", "id")
-        if store.past_retention(thread):
-            raise absent  # DynamoDB is purging it
+        moment = now()
+        if thread.purge_at is not None and thread.purge_at <= moment.timestamp():
+            raise absent  # past its retention: DynamoDB's TTL is purging it
         restored = thread.model_copy(
             update={
                 "deleted": False,
                 "deleted_at": None,
                 "deleted_by": None,
-                "updated_at": now_iso(),
+                "purge_at": None,
+                "updated_at": format_time(moment),
                 "version": thread.version + 1,
             }
         )

@@ -34,7 +34,9 @@ def update_thread(
             )
         metadata = _merged(thread.metadata, change) if change.sets_metadata else thread.metadata
         user_data = change.user_data if change.sets_user_data else thread.user_data
-        if metadata == thread.metadata and user_data == thread.user_data:
+        # (user data that cannot be decrypted is replaced by any given value, null included)
+        user_data_changed = change.sets_user_data and (user_data != thread.user_data or thread.user_data_unreadable)
+        if metadata == thread.metadata and not user_data_changed:
             return thread
         updated = thread.model_copy(
             update={
@@ -42,9 +44,10 @@ def update_thread(
                 "user_data": user_data,
                 "updated_at": now_iso(),
                 "version": thread.version + 1,
+                "user_data_unreadable": thread.user_data_unreadable and not user_data_changed,
             }
         )
-        if store.update(updated, expected_version=thread.version, user_data_changed=user_data != thread.user_data):
+        if store.update(updated, expected_version=thread.version, user_data_changed=user_data_changed):
             return updated
     raise ConflictError("The thread kept changing while being updated; try again")
 

@@ -80,7 +80,11 @@ class Thread(BaseModel):
     deleted_at: str | None = None
     deleted_by: str | None = None
     version: int = 1
+    # When DynamoDB's TTL purges a deleted thread (epoch seconds), as stored: never on the wire.
+    purge_at: int | None = None
     steps: list[Step] = Field(default_factory=list)
+    # Stored user data that could not be decrypted (then ``user_data`` is None): never on the wire.
+    user_data_unreadable: bool = False
 
 
 class NewThread(BaseModel):

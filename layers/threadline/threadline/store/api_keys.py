@@ -70,26 +70,18 @@ class ApiKeyStore:
         items = reply.get("Items", [])
         return _record(items[0]) if items else None
 
-    def set_usage(self, key_hash: str, usage_key_id: str | None, usage_key: str | None, plan_id: str | None) -> None:
-        """Give a key its own API Gateway API key and usage plan, or (all None) the shared one."""
-        if usage_key_id and usage_key and plan_id:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"key_hash": {"S": key_hash}},
-                UpdateExpression="SET usage_key_id = :id, usage_key = :key, usage_plan_id = :plan",
-                ConditionExpression="attribute_exists(key_hash)",
-                ExpressionAttributeValues={
-                    ":id": {"S": usage_key_id},
-                    ":key": {"S": usage_key},
-                    ":plan": {"S": plan_id},
-                },
-            )
-            return
+    def set_usage(self, key_hash: str, usage_key_id: str, usage_key: str, plan_id: str) -> None:
+        """Give a key its own API Gateway API key on usage plan ``plan_id``."""
         self._db.update_item(
             TableName=self._table,
             Key={"key_hash": {"S": key_hash}},
-            UpdateExpression="REMOVE usage_key_id, usage_key, usage_plan_id",
+            UpdateExpression="SET usage_key_id = :id, usage_key = :key, usage_plan_id = :plan",
             ConditionExpression="attribute_exists(key_hash)",
+            ExpressionAttributeValues={
+                ":id": {"S": usage_key_id},
+                ":key": {"S": usage_key},
+                ":plan": {"S": plan_id},
+            },
         )
 
     def revoke(self, key_hash: str, revoked_at: str) -> None:

@@ -55,16 +55,25 @@ class UserDataCipher:
         # Guards the two caches (not the KMS calls): the local server runs requests on threads.
         self._lock = threading.Lock()
 
-    def encrypt(self, org_id: str, thread_id: str, plaintext: str) -> bytes:
-        """Encrypt ``plaintext`` for one thread of one org."""
+    def encrypt(self, org_id: str, thread_id: str, plaintext: str | bytes) -> bytes:
+        """Encrypt ``plaintext`` (text, or bytes) for one thread of one org."""
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         key = self._data_key(org_id)
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(key.plaintext).encrypt(nonce, plaintext.encode(), _aad(org_id, thread_id))
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        sealed = AESGCM(key.plaintext).encrypt(nonce, data, _aad(org_id, thread_id))
         return _VERSION + struct.pack(">H", len(key.wrapped)) + key.wrapped + nonce + sealed
 
     def decrypt(self, org_id: str, thread_id: str, blob: bytes) -> str:
+        """Decrypt a blob of text made by :meth:`encrypt` for the same org and thread (see
+        :meth:`decrypt_bytes`)."""
+        try:
+            return self.decrypt_bytes(org_id, thread_id, blob).decode()
+        except UnicodeDecodeError as error:
+            raise UndecryptableError(f"The user_data of thread {thread_id} cannot be decrypted") from error
+
+    def decrypt_bytes(self, org_id: str, thread_id: str, blob: bytes) -> bytes:
         """Decrypt a blob made by :meth:`encrypt` for the same org and thread.
 
         A blob that cannot be opened (corrupt, truncated, of another thread or org, or whose data
@@ -84,8 +93,8 @@ class UserDataCipher:
             raise unreadable
         try:
             key = self._unwrap(org_id, wrapped)
-            return AESGCM(key).decrypt(nonce, sealed, _aad(org_id, thread_id)).decode()
-        except (InvalidTag, UnicodeDecodeError, ValueError) as error:
+            return AESGCM(key).decrypt(nonce, sealed, _aad(org_id, thread_id))
+        except (InvalidTag, ValueError) as error:
             raise unreadable from error
         except Exception as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code")

@@ -16,6 +16,7 @@ from threadline.models.workflow import PlannedStep
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize, step_from_item
 from threadline.store.thread_status import ThreadStatusStore
+from threadline.store.threads import lost_race
 from threadline.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -193,9 +194,9 @@ class StepStore:
         try:
             self._db.transact_write_items(TransactItems=writes)
         except self._db.exceptions.TransactionCanceledException as failure:
-            if faults.unavailable(failure) is not None:
-                raise
-            return False
+            if lost_race(failure):
+                return False
+            raise
         return True
 
     def close_open_step_writes(

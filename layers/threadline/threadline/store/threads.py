@@ -20,14 +20,22 @@ from threadline.store.crypto import UserDataCipher
 from threadline.store.items import deserialize, serialize, step_from_item
 from threadline.store.thread_list import ThreadLister
 from threadline.store.thread_status import status_assignment
-from threadline.timeutil import normalize, now, now_iso, parse_time
+from threadline.timeutil import normalize, now_iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _BATCH_GET_KEYS = 100
+_LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 logger = Logger(service="threadline")
+
+
+def lost_race(error: Exception) -> bool:
+    """Whether a cancelled transaction lost a race (a condition failed, or another transaction
+    held an item): read again and retry, rather than fail the request."""
+    reasons = {r.get("Code", "") for r in getattr(error, "response", {}).get("CancellationReasons", [])}
+    return bool(reasons & _LOST_RACE_REASONS) and reasons <= _LOST_RACE_REASONS | {"None", ""}
 
 
 class ThreadStore:
@@ -122,12 +130,15 @@ class ThreadStore:
             ":version": thread.version,
             ":expected": expected_version,
             ":false": False,
-            ":has": thread.user_data is not None,
         }
+        sets = ["updated_at = :at", "version = :version"]
+        if user_data_changed:
+            sets.append("has_user_data = :has")
+            values[":has"] = thread.user_data is not None
         if thread.metadata is None:
-            expression = "SET updated_at = :at, version = :version, has_user_data = :has REMOVE #metadata"
+            expression = f"SET {', '.join(sets)} REMOVE #metadata"
         else:
-            expression = "SET #metadata = :metadata, updated_at = :at, version = :version, has_user_data = :has"
+            expression = f"SET #metadata = :metadata, {', '.join(sets)}"
             values[":metadata"] = thread.metadata
         writes: list[TransactWriteItemTypeDef] = [
             {
@@ -141,17 +152,18 @@ class ThreadStore:
                 }
             }
         ]
-        if user_data_changed:
-            writes.append(self._user_data_write(thread))
+        if not user_data_changed:  # one item: a conditional update, which no transaction can conflict with
+            try:
+                self._db.update_item(**writes[0]["Update"])
+            except self._db.exceptions.ConditionalCheckFailedException:
+                return False
+            return True
+        writes.append(self._user_data_write(thread))
         return self._transact(writes)
-
-    def past_retention(self, thread: Thread) -> bool:
-        """Whether a deleted thread is due for purge (DynamoDB's TTL deletes it within days)."""
-        return thread.deleted_at is not None and parse_time(thread.deleted_at) + self._retention <= now()
 
     def restore(self, thread: Thread, expected_version: int) -> bool:
         """Undo ``thread``'s deletion if it is still deleted at ``expected_version`` and not yet
-        due for purge: the header moves back to the live twin of each listing partition and
+        due for purge (its stored ``purge_at``): the header moves back to the live twin of each listing partition and
         loses its purge time. Returns False otherwise."""
         assignment, status_values = status_assignment(thread.org_id, thread.status)
         partitions = keys.ThreadDimensions.of(thread.model_dump(), deleted=False).attributes()
@@ -167,7 +179,9 @@ class ThreadStore:
                     f"SET deleted = :false, updated_at = :at, {assignment}, {moves}, version = :version"
                     " REMOVE deleted_at, deleted_by, purge_at"
                 ),
-                ConditionExpression="version = :expected AND deleted = :true AND purge_at > :now",
+                ConditionExpression=(
+                    "version = :expected AND deleted = :true AND (attribute_not_exists(purge_at) OR purge_at > :now)"
+                ),
                 ExpressionAttributeNames={"#status": "status", **names},
                 ExpressionAttributeValues=serialize(
                     {
@@ -187,11 +201,14 @@ class ThreadStore:
         return True
 
     # ----- reads --------------------------------------------------------
-    def get(self, org_id: str, thread_id: str, with_steps: bool = True) -> tuple[Thread, str]:
+    def get(self, org_id: str, thread_id: str, with_steps: bool = True, strict: bool = True) -> tuple[Thread, str]:
         """A thread with its steps or without, and its execution name: one Query either way
         (steps, header and user data sort together after the index items).
 
-        Raises ``NotFoundError`` when the org has no such thread.
+        Raises ``NotFoundError`` when the org has no such thread. User data that cannot be
+        decrypted raises ``UndecryptableError`` (logged with the thread's id); not ``strict``,
+        the thread comes without it (a change, cancel or delete need not read it), with
+        ``user_data_unreadable`` set.
         """
         items = self._query_all(
             KeyConditionExpression="pk = :pk AND sk >= :from",
@@ -208,7 +225,9 @@ class ThreadStore:
             thread = self._thread(header, by_sk.get(keys.USER_DATA_SK))
         except UndecryptableError:
             logger.error("user_data cannot be decrypted", extra={"thread_id": thread_id})
-            raise
+            if strict:
+                raise
+            thread = self._thread(header, None).model_copy(update={"user_data_unreadable": True})
         thread.steps = [step_from_item(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
         return thread, str(header.get("execution_name", thread_id))
 
@@ -244,7 +263,7 @@ class ThreadStore:
             return self._thread(header, user_data_item)
         except UndecryptableError:
             logger.error("user_data cannot be decrypted; listed without it", extra={"thread_id": header["id"]})
-            return self._thread(header, None)
+            return self._thread(header, None).model_copy(update={"user_data_unreadable": True})
 
     # ----- helpers ------------------------------------------------------
     def _user_data_write(self, thread: Thread) -> TransactWriteItemTypeDef:
@@ -256,12 +275,12 @@ class ThreadStore:
         return {"Put": {"TableName": self._table, "Item": serialize(item)}}
 
     def _transact(self, writes: list[TransactWriteItemTypeDef]) -> bool:
-        """Write all or nothing; False when a condition failed."""
+        """Write all or nothing; False when a condition failed or another transaction held an
+        item (the caller reads again and retries), else the error."""
         try:
             self._db.transact_write_items(TransactItems=writes)
         except self._db.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
+            if lost_race(error):
                 return False
             raise
         return True
@@ -319,4 +338,5 @@ class ThreadStore:
             deleted_at=item.get("deleted_at"),
             deleted_by=item.get("deleted_by"),
             version=int(item.get("version", 1)),
+            purge_at=int(item["purge_at"]) if item.get("purge_at") is not None else None,
         )
