@@ -254,8 +254,9 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
     assert finished == [{"name": thread.id, "status": "FAILED"}]
     history = clients.stepfunctions().get_execution_history(executionArn=runner.execution_arn(thread.id))["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert "RecordStepStarted" not in entered and "RecordThreadCompleted" not in entered
+    assert "StepKind" not in entered and "RecordThreadCompleted" not in entered
     assert entered[-2:] == ["RecordThreadFailed", "WorkflowFailed"]
+    assert "ThreadClosed" in entered  # its step's start was refused, with the thread's touch
     assert raw_thread_item(deployment, "acme", thread.id) == before
     assert [i for i in table_items(deployment) if i["sk"]["S"].startswith("STEP#")] == []
 

@@ -19,6 +19,8 @@ ASL = json.loads((ROOT / "statemachine" / "agent_workflow.asl.json").read_text()
 def dynamodb_tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, state in states.items():
         if state.get("Type") == "Task" and ":dynamodb:" in state.get("Resource", ""):
+            for item in state["Parameters"].get("TransactItems", []):  # each write of a transaction
+                yield from ((name, write) for write in item.values())
             yield name, state["Parameters"]
         if "ItemProcessor" in state:
             yield from dynamodb_tasks(state["ItemProcessor"]["States"])
@@ -45,6 +47,7 @@ def test_the_state_machines_thread_writes_allow_exactly_the_moves_of_the_store()
         if p.get("Key", {}).get("pk") == {"S.$": "$.thread_key.pk"}
     ]
     assert {name for name, _ in thread_writes} == {
+        "RecordStepStarted",  # the thread's touch within the step's start
         "TouchThreadStarted",
         "TouchThreadCompleted",
         "RecordThreadCompleted",

@@ -156,9 +156,23 @@ def test_every_write_is_conditional_so_replays_and_retries_change_nothing() -> N
         assert "DynamoDB.ConditionalCheckFailedException" in caught, name
 
 
-def test_a_step_is_recorded_started_only_if_absent() -> None:
-    [started] = [s for s in dynamodb_tasks().values() if s["Resource"].endswith(":putItem")]
-    assert started["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk)"
+def test_a_step_is_recorded_started_only_if_absent_and_with_its_threads_change() -> None:
+    # The step's start is one transaction: the thread's touch (only while it is active) and the
+    # step's item (only if absent), so no step can start on a thread closed meanwhile
+    started = ALL_STATES["RecordStepStarted"]
+    assert started["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
+    touch, put = started["Parameters"]["TransactItems"]
+    assert touch["Update"]["Key"] == {"pk": {"S.$": "$.thread_key.pk"}, "sk": {"S.$": "$.thread_key.sk"}}
+    assert touch["Update"]["UpdateExpression"] == "SET updated_at = :now ADD version :one"
+    assert touch["Update"]["ConditionExpression"] == "#status IN (:running, :interrupted)"
+    assert put["Put"]["ConditionExpression"] == "attribute_not_exists(pk)"
+    # And a refusal is read from its reasons, thread first: the step there (a replay), the thread closed
+    refused = ALL_STATES["StepStartRefused"]
+    assert [(c["StringMatches"], c["Next"]) for c in refused["Choices"]] == [
+        ("*None, ConditionalCheckFailed*", "TouchThreadStarted"),
+        ("*ConditionalCheckFailed*", "ThreadClosed"),
+    ]
+    assert ALL_STATES[refused["Default"]]["Next"] == "RecordStepStarted"  # another transaction held it
 
 
 def lambda_tasks() -> dict[str, dict[str, Any]]:
