@@ -59,6 +59,7 @@ def dynamodb_costs(threads: int = 200, progress: Callable[[str], None] | None = 
                     pump.drain()
                     # A fresh cipher cache per request: KMS calls as a new container makes them.
                     wiring.thread_store.cache_clear()
+                    wiring.user_data_cipher.cache_clear()
                     recorder.attach(clients.dynamodb(), clients.kms(), clients.stepfunctions())
                     body = json.dumps(request.body) if request.body is not None else None
                     with recorder.recording() as calls:

@@ -84,6 +84,12 @@ def _count(deployment: Any, thread_id: str, sample: str, status: str, thread: di
     kinds = Counter(e["type"] for e in events)
     resources = Counter(e["taskScheduledEventDetails"]["resource"] for e in events if "taskScheduledEventDetails" in e)
     writes = sum(n for resource, n in resources.items() if resource in ("putItem", "updateItem"))
+    # A step's start is one transaction of two item writes (each billed twice, as transactions are)
+    writes += sum(
+        len(json.loads(e["taskScheduledEventDetails"]["parameters"]).get("TransactItems", []))
+        for e in events
+        if e.get("taskScheduledEventDetails", {}).get("resource") == "transactWriteItems"
+    )
     lambdas = sum(n for resource, n in resources.items() if resource.startswith("invoke"))
     steps = len(thread["steps"])
     decision = next(
