@@ -335,7 +335,7 @@ def keys_revoke(args: argparse.Namespace, target: Target) -> None:
     print(f"Revoked API key {record.key_id} (org {record.org_id}, name {record.name!r}).")
     if record.usage_key_id and target.apigateway_args is not None:
         # Its API Gateway key goes too: a request the authorizer's cache still lets through is
-        # then refused (403) by API Gateway, on no usage plan.
+        # then refused (401) by API Gateway: its usage identifier is gone.
         _usage_plans(target).delete(record.usage_key_id, record.usage_plan_id)
         print(f"Deleted its API Gateway API key {record.usage_key_id} (usage plan {record.usage_plan_id}).")
     elif not args.local:
