@@ -186,12 +186,15 @@ def patched_moto() -> Iterator[None]:
     if _ORIGINAL_PARSE is None:
         _ORIGINAL_PARSE = AmazonStateLanguageParser.parse
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+    )
 
     communication = execution.BaseExecutionWorkerCommunication
     with ExitStack() as stack:
         stack.enter_context(patched_dynamodb())
-        for module in (lambda_eval_utils, state_task_service_dynamodb):
+        for module in (lambda_eval_utils, state_task_service_dynamodb, state_task_service_aws_sdk):
             stack.enter_context(mock.patch.object(module, "boto_client_for", _cached_client(module.boto_client_for)))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse)))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke))
