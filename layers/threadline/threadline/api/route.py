@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -91,6 +91,21 @@ class RestApp(APIGatewayRestResolver):
             return APIGatewayRestResolver.route(self, **named)(function)
 
         return decorator
+
+    # Powertools keeps the current event on its router class, shared by every app of the process:
+    # fine for Lambda (one invocation per process), not for a process serving requests on threads
+    # (the local server, the tests). Each app keeps its own (an app serves one request at a time).
+    @property
+    def current_event(self) -> Any:
+        return self._current_event
+
+    @current_event.setter
+    def current_event(self, event: Any) -> None:
+        self._current_event = event
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        self._current_event = self._to_proxy_event(typing.cast(dict[str, Any], event))
+        return super().resolve(event, context)
 
     def tenant(self, scope: Scope) -> Tenant:
         """The calling tenant of the current request, whose key must hold ``scope`` (else 403)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from threadline.errors import ConflictError, InvalidParameterError, PreconditionFailedError
@@ -11,7 +13,8 @@ from threadline.models.limits import check_metadata
 from threadline.store.threads import ThreadStore
 from threadline.timeutil import now_iso
 
-_ATTEMPTS = 5
+_ATTEMPTS = 10
+_BACKOFF_SECONDS = 0.01  # a lost race waits up to this many seconds times the attempts made, at random
 
 
 def update_thread(
@@ -25,7 +28,7 @@ def update_thread(
     thread is read again), so no update is ever lost. A change that changes nothing writes
     nothing.
     """
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         thread, _ = visible_thread(tenant, thread_id, store)
         if if_match is not None and thread.version not in if_match:
             raise PreconditionFailedError(
@@ -49,6 +52,7 @@ def update_thread(
         )
         if store.update(updated, expected_version=thread.version, user_data_changed=user_data_changed):
             return updated
+        time.sleep(random.uniform(0, _BACKOFF_SECONDS * (attempt + 1)))  # let the racing writers pass
     raise ConflictError("The thread kept changing while being updated; try again")
 
 
