@@ -24,6 +24,7 @@ from threadline.auth.api_keys import KEY_PATTERN, generate_key, hash_key
 from threadline.models.agent_types import AgentType
 from threadline.models.api_keys import ApiKeyRecord
 from threadline.models.domain import Requester, Thread
+from threadline.models.workflow import RunRef
 from threadline.store import keys as store_keys
 from threadline.store.api_keys import ApiKeyStore
 from threadline.store.plan import plan_execution
@@ -41,7 +42,8 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 
 def execution_input(thread: Thread, agent: AgentType) -> dict[str, Any]:
     """The execution input the store plans for ``thread``, as the state machine receives it (JSON)."""
-    return plan_execution(thread, agent).model_dump(mode="json")
+    run = RunRef(id=thread.run_id or thread.id, seq=thread.run_seq, interrupt_policy=thread.interrupt_policy)
+    return plan_execution(thread, agent, run).model_dump(mode="json")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -259,7 +261,7 @@ class Seed:
             **fields,
         }
         thread = Thread(**values)
-        wiring.thread_store().create(thread, execution_name=thread.id)
+        wiring.thread_store().create(thread)  # as a thread from before runs: one run, named after it
         return thread
 
     def context(
@@ -281,10 +283,17 @@ def seed(deployment: Deployment) -> Seed:
 
 
 def executions(deployment: Deployment, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
-    """Every execution (name and status) of the agent workflow, or of another state machine."""
+    """Every execution of the agent workflow, or of another state machine: as ``name`` the id of
+    the thread it runs for (its input's) when it is that thread's run (an execution's name is its
+    run's id), else its own name; and its status."""
+    sfn = clients.stepfunctions()
     arn = state_machine_arn or deployment.state_machine_arn
-    reply = clients.stepfunctions().list_executions(stateMachineArn=arn)
-    return [{"name": e["name"], "status": e["status"]} for e in reply["executions"]]
+    found = []
+    for listed in sfn.list_executions(stateMachineArn=arn)["executions"]:
+        plan = json.loads(sfn.describe_execution(executionArn=listed["executionArn"]).get("input") or "{}")
+        runs_for = (plan.get("thread") or {}).get("id") if (plan.get("run") or {}).get("id") == listed["name"] else None
+        found.append({"name": runs_for or listed["name"], "status": listed["status"]})
+    return found
 
 
 def settle(deployment: Deployment, state_machine_arn: str | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -388,8 +397,22 @@ def start_thread(api: Api, business: str = "clean", business_id: str | None = No
     return body
 
 
+def current_run_id(deployment: Deployment, thread_id: str) -> str | None:
+    """The id of a thread's current run (its execution's name), from its stored header; None
+    when no thread has that id."""
+    reply = clients.dynamodb().scan(
+        TableName=deployment.threads_table,
+        FilterExpression="sk = :thread AND id = :id",
+        ExpressionAttributeValues={":thread": {"S": store_keys.THREAD_SK}, ":id": {"S": thread_id}},
+    )
+    items = reply.get("Items", [])
+    return items[0]["execution_name"]["S"] if items else None
+
+
 def execution_arn(deployment: Deployment, name: str) -> str:
-    """The ARN of the agent workflow's execution called ``name`` (a thread's is its id)."""
+    """The ARN of the agent workflow's execution called ``name``, or of a thread's current run
+    when ``name`` is a thread's id."""
+    name = current_run_id(deployment, name) or name
     return f"{deployment.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
@@ -462,7 +485,6 @@ def seed_steps(thread: Thread, statuses: dict[str, str], started: float = 1) -> 
         item = {
             **step["item"],
             "status": {"S": status},
-            "run_id": {"S": thread.id},
             "started_at": {"S": stamp(started + minute)},
         }
         if status not in ("running", "waiting"):

@@ -26,6 +26,7 @@ def handle_create_thread(
         statuses=wiring.status_store(),
         runner=wiring.workflow_runner(),
         contexts=wiring.context_store(),
+        workflow_type=wiring.workflow_type(),
     )
     return thread_reply(ThreadOut.from_thread(thread), thread.version, status_code=201)
 

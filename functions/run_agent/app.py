@@ -1,6 +1,6 @@
-"""The agent function the state machine invokes: run a step's agent, check a step's
-condition, or record that an interrupt step waits for a human. Its event is an
-``AgentTask``, parsed once here; the agents come from their own layer."""
+"""The agent function the state machine invokes: run and record a step of a run, or record that
+an interrupt step waits for a human. Its event is an ``AgentTask``, parsed once here; the agents
+come from their own layer."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ def _load_context(org_id: str, context_type: str, context_id: str) -> dict[str, 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = AgentTask.model_validate(event)
-    logger.append_keys(thread_id=task.thread.id, step=task.step.name, action=task.action)
+    logger.append_keys(thread_id=task.thread.id, run_id=task.run.id if task.run else None, step=task.step.name)
+    logger.append_keys(action=task.action)
     if task.action == "run":
-        return run_step(task, steps=wiring.step_store(), load_context=_load_context).model_dump()
-    if task.action == "check_condition":
+        return run_step(task, steps=wiring.step_store(), load_context=_load_context)
+    if task.action == "check_condition":  # an execution started before runs
         return {"run": check_condition(task, steps=wiring.step_store())}
-    wait_for_human(task, steps=wiring.step_store())
+    wait_for_human(task, steps=wiring.step_store(), send_skip=wiring.workflow_runner().send_skip)
     return {"status": "waiting"}

@@ -56,14 +56,17 @@ def stepfunctions(server: Server) -> Any:
 
 
 def executions_named(server: Server, names: set[str]) -> dict[str, list[str]]:
-    """The agent workflow's executions among ``names``: name → the status of each one so named."""
+    """The agent workflow's executions for the threads ``names``: thread id → the status of each
+    execution run for it (an execution is named after its run; its input names the thread)."""
     sfn = stepfunctions(server)
     found: dict[str, list[str]] = {}
     for machine in sfn.list_state_machines()["stateMachines"]:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
             for execution in page["executions"]:
-                if execution["name"] in names:
-                    found.setdefault(execution["name"], []).append(execution["status"])
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                thread_id = json.loads(described.get("input") or "{}").get("thread", {}).get("id")
+                if thread_id in names:
+                    found.setdefault(thread_id, []).append(execution["status"])
     return found
 
 

@@ -356,7 +356,7 @@ class History:
                 project_id=spec.project_id,
                 business_id=spec.business_id,
             ).model_copy(update={"id": thread_id})
-            wiring.thread_store().create(thread, execution_name=thread_id)
+            wiring.thread_store().create(thread)
         elif op.slot not in self.created and op.kind in ("move", "delete", "touch", "purge"):
             return
         elif op.kind == "move":
@@ -427,7 +427,7 @@ def test_fifty_concurrent_creates_count_fifty(api: Api, keys: Keys, deployment: 
 
     # When they are created concurrently
     with ThreadPoolExecutor(max_workers=10) as pool:
-        list(pool.map(lambda t: store.create(t, execution_name=t.id), made))
+        list(pool.map(lambda t: store.create(t), made))
     # And their records are applied by four indexers at once, each record by two of them, while
     # ten of the threads complete
     records = tap.read()
@@ -467,7 +467,7 @@ def _overtake(deployment: Deployment, tap: StreamTap, monkeypatch: pytest.Monkey
     """Apply a thread's first record (v1) and a newer one concurrently, the v1 application held
     between reading the index state and writing (metadata items, counters) until the newer one is done."""
     seeded = new_thread("acme", metadata={"tier": "gold", "crm": {"region": "eu"}})
-    wiring.thread_store().create(seeded, execution_name=seeded.id)
+    wiring.thread_store().create(seeded)
     if change == "moved":
         wiring.status_store().move("acme", seeded.id, "completed")
     elif change == "deleted":

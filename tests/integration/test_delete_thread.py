@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from threadline import clients, wiring
+from threadline.models.workflow import RunRef
 from threadline.store.plan import plan_execution
 from threadline.workflow.agent_types import CIP_ORCHESTRATOR
 from threadline.workflow.executions import WorkflowRunner
@@ -246,7 +247,7 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
 
     # When its workflow runs anyway
     runner = wiring.workflow_runner()
-    runner.start(thread.id, plan_execution(thread, CIP_ORCHESTRATOR))
+    runner.start(thread.id, plan_execution(thread, CIP_ORCHESTRATOR, RunRef(id=thread.id, seq=0)))
     finished = settle(deployment)
 
     # Then the execution stops at its first write (the thread is no longer running),
@@ -254,9 +255,8 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
     assert finished == [{"name": thread.id, "status": "FAILED"}]
     history = clients.stepfunctions().get_execution_history(executionArn=runner.execution_arn(thread.id))["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert "StepKind" not in entered and "RecordThreadCompleted" not in entered
-    assert entered[-2:] == ["RecordThreadFailed", "WorkflowFailed"]
-    assert "ThreadClosed" in entered  # its step's start was refused, with the thread's touch
+    # (its first step's start was refused: the thread is not active)
+    assert entered == ["RunStages", "RunSteps", "StepKind", "RunStep", "RecordRunFailed", "WorkflowFailed"]
     assert raw_thread_item(deployment, "acme", thread.id) == before
     assert [i for i in table_items(deployment) if i["sk"]["S"].startswith("STEP#")] == []
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from threadline import wiring
 from threadline.models.agent_types import AgentType, StepDefinition
+from threadline.models.workflow import RunRef
 from threadline.store.plan import plan_execution, step_id
 from threadline.workflow import agent_types as registry
 from threadline_tools.provision import Deployment
@@ -89,7 +90,9 @@ def test_the_events_file_resolves_the_waiting_step(seed: Seed, deployment: Deplo
     thread_id, review_id = event["pathParameters"]["thread_id"], event["pathParameters"]["step_id"]
     seed.business("biz_123", document=business_document("suspicious"))
     thread = seed.thread("acme", id=thread_id, context_id="biz_123")
-    wiring.workflow_runner().start(thread.id, plan_execution(thread, registry.CIP_ORCHESTRATOR))
+    wiring.workflow_runner().start(
+        thread.id, plan_execution(thread, registry.CIP_ORCHESTRATOR, RunRef(id=thread.id, seq=0))
+    )
     settle_interrupted(deployment, thread_id)
 
     # When the resolve_step event is handled

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("stop_leftovers")
 
 WORKFLOW_FAILED = {
     "type": "Threadline.WorkflowFailed",
-    "message": "A step failed or the thread was closed; see the thread's steps.",
+    "message": "A step failed or the thread was closed; see the run's steps.",
 }
 
 
@@ -170,7 +170,8 @@ def test_a_failing_check_fails_the_thread_and_the_reconciler_closes_its_siblings
 def test_the_events_file_fails_a_timed_out_thread(seed: Seed, deployment: Deployment) -> None:
     # Given the events file's thread, running, with its business record step open
     event = load_event("reconcile_thread.json")
-    thread = seed.thread("acme", id=event["detail"]["name"], context_id="biz_123")
+    plan = json.loads(event["detail"]["input"])
+    thread = seed.thread("acme", id=plan["thread"]["id"], context_id="biz_123", run_id=plan["run"]["id"], run_seq=1)
     seed_steps(thread, {"business_record": "running"})
     assert json.loads(event["detail"]["input"]) == execution_input(thread, CIP_ORCHESTRATOR)
 

@@ -191,9 +191,9 @@ def test_a_runs_steps_move_the_threads_updated_at_and_read_back_in_one_query(api
     assert thread["updated_at"] > created["updated_at"]
     changes = [s["started_at"] for s in thread["steps"]] + [s["completed_at"] for s in thread["steps"]]
     assert thread["updated_at"] >= max(changes)
-    # And each step touched the thread when it started and when it ended, and the end once more
-    # (version counts the thread's changes: 1 at creation)
-    assert raw_thread_item(deployment, "acme", created["id"])["version"] == {"N": str(1 + 2 * 5 + 1)}
+    # And each step rewrote the thread once, when it ended (its start only checked the thread),
+    # and the run's end once more (version counts the thread's changes: 1 at creation)
+    assert raw_thread_item(deployment, "acme", created["id"])["version"] == {"N": str(1 + 5 + 1)}
 
     # When the thread and its steps are read
     with dynamodb_calls() as calls:

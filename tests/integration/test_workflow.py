@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import threadline_agents.cip
 from threadline import clients
-from threadline.models.workflow import AgentInput, AgentResult
+from threadline.models.workflow import AgentInput, AgentResult, RunRef
 from threadline.store import keys as store_keys
 from threadline.store.plan import step_id
 from threadline_tools.provision import Deployment
@@ -54,6 +54,7 @@ STEP_FIELDS = {
     "completed_at",
     "agent",
     "parent_step_id",
+    "resolution",
     "artifacts",
     "output",
     "error",
@@ -70,12 +71,13 @@ def assert_recorded(thread: dict[str, Any], statuses: dict[str, str]) -> None:
     when completed, artifacts that each carry a title, type, summary and confidence."""
     planned = PLAN[: len(statuses)]
     assert [step["name"] for step in thread["steps"]] == [name for name, *_ in planned]
-    ids = {name: step_id(thread["id"], name) for name, *_ in PLAN}
+    run = RunRef(id=thread["steps"][0]["run_id"], seq=1)  # the thread's first run
+    ids = {name: step_id(thread["id"], name, run) for name, *_ in PLAN}
     for step, (name, label, agent, kind, parent) in zip(thread["steps"], planned, strict=True):
         assert set(step) == STEP_FIELDS, name
         assert (step["id"], step["run_id"], step["label"], step["agent"], step["type"]) == (
             ids[name],
-            thread["id"],  # the execution is named after the thread
+            run.id,  # every step is of the one run
             label,
             agent,
             kind,
@@ -190,7 +192,7 @@ def test_a_suspicious_business_waits_for_a_human_and_completes_on_approval(api: 
     assert waiting["status"] == "interrupted"
     assert_recorded(waiting, {**COMPLETED_CHECKS, "human_review": "waiting"})
     steps = by_name(waiting)
-    assert steps["decision"]["output"] == {"decision": "review", "escalate": False}
+    assert steps["decision"]["output"] == {"decision": "review", "escalate": False, "proposed": "approve"}
     assert artifact_types(waiting)["watchlist_screening"] == ["watchlist_screening", "watchlist_hit"]
     artifact = assert_decision_cites_the_checks(waiting)
     assert artifact["summary"].startswith('Review: Officer "Ivan Petrov" resembles "Ivan Fictitious Petrov"')
@@ -242,7 +244,7 @@ def test_a_sanctioned_business_is_escalated_to_a_human(api: Api, deployment: Dep
     assert thread["status"] == "interrupted"
     assert_recorded(thread, {**COMPLETED_CHECKS, "human_review": "waiting"})
     steps = by_name(thread)
-    assert steps["decision"]["output"] == {"decision": "review", "escalate": True}
+    assert steps["decision"]["output"] == {"decision": "review", "escalate": True, "proposed": "reject"}
     assert steps["watchlist_screening"]["output"]["status"] == "match"
     assert artifact_types(thread)["watchlist_screening"] == ["watchlist_screening", "watchlist_hit", "watchlist_hit"]
     artifact = assert_decision_cites_the_checks(thread)
@@ -361,7 +363,9 @@ def stored_items(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 def step_key(thread_id: str, position: int, name: str) -> dict[str, Any]:
-    return {"pk": {"S": store_keys.thread_pk("acme", thread_id)}, "sk": {"S": store_keys.step_sk(position, name)}}
+    """The key of a step of a thread's first run."""
+    sk = store_keys.step_sk(position, name, run_seq=1)
+    return {"pk": {"S": store_keys.thread_pk("acme", thread_id)}, "sk": {"S": sk}}
 
 
 def raw_item(deployment: Deployment, key: dict[str, Any]) -> dict[str, Any]:

@@ -741,9 +741,9 @@ def test_an_approval_is_as_confident_as_its_weakest_check() -> None:
     ("sample", "expected"),
     [
         ("clean", {"decision": "approve", "escalate": False}),
-        ("suspicious", {"decision": "review", "escalate": False}),
+        ("suspicious", {"decision": "review", "escalate": False, "proposed": "approve"}),
         ("incomplete", {"decision": "reject", "escalate": False}),
-        ("sanctioned", {"decision": "review", "escalate": True}),
+        ("sanctioned", {"decision": "review", "escalate": True, "proposed": "reject"}),
     ],
 )
 def test_each_sample_business_gets_its_decision(sample: str, expected: dict[str, Any]) -> None:

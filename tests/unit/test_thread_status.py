@@ -28,7 +28,9 @@ def dynamodb_tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
 
 def condition_statuses(parameters: dict[str, Any]) -> set[str]:
     """The statuses a ``#status IN (...)`` condition admits."""
-    match = re.fullmatch(r"#status IN \(([^)]*)\)", parameters.get("ConditionExpression", ""))
+    match = re.fullmatch(
+        r"#status IN \(([^)]*)\)( AND execution_name = :run)?", parameters.get("ConditionExpression", "")
+    )
     assert match, parameters.get("ConditionExpression")
     values = parameters["ExpressionAttributeValues"]
     return {values[name.strip()]["S"] for name in match.group(1).split(",")}
@@ -47,26 +49,29 @@ def test_the_state_machines_thread_writes_allow_exactly_the_moves_of_the_store()
         if p.get("Key", {}).get("pk") == {"S.$": "$.thread_key.pk"}
     ]
     assert {name for name, _ in thread_writes} == {
-        "RecordStepStarted",  # the thread's touch within the step's start
-        "TouchThreadStarted",
-        "TouchThreadCompleted",
-        "RecordThreadCompleted",
-        "RecordThreadFailed",
+        "RecordDecision",  # the thread's touch within the decision's record
+        "RecordRunCompleted",
+        "RecordRunFailed",
     }
     for name, parameters in thread_writes:
         final = parameters["ExpressionAttributeValues"].get(":final", {}).get("S")
         # A status move is allowed from where the store allows it; a touch only while the thread is active.
         expected = set(ALLOWED_FROM[final]) if final else ACTIVE_STATUSES  # type: ignore[index]
         assert condition_statuses(parameters) == expected, name
+        # and only while the run is the thread's current one, as the agent function's writes
+        assert parameters["ConditionExpression"].endswith(" AND execution_name = :run"), name
+        assert parameters["ExpressionAttributeValues"][":run"] == {"S.$": "$.run.id"}, name
 
 
 def test_the_state_machine_closes_only_open_steps_as_the_store_does() -> None:
     step_closes = [
         (name, p) for name, p in dynamodb_tasks(ASL["States"]) if p.get("Key") == "$.step.key" or "Key.$" in p
     ]
-    assert {name for name, _ in step_closes} == {"RecordStepCompleted", "RecordStepFailed"}
+    assert {name for name, _ in step_closes} == {"RecordDecision", "RecordStepFailed"}
     for name, parameters in step_closes:
-        assert condition_statuses(parameters) == set(OPEN_STEP_STATUSES), name
+        # a decision completes only a waiting step; a failed wait closes an open one
+        expected = {"waiting"} if name == "RecordDecision" else set(OPEN_STEP_STATUSES)
+        assert condition_statuses(parameters) == expected, name
 
 
 def test_a_move_item_is_conditional_on_the_allowed_statuses() -> None:

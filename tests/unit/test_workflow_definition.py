@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from threadline.store.thread_status import ACTIVE_RUN_CONDITION
 from threadline_tools.provision import ROLE_ARN
 from threadline_tools.template import ROOT, resources
 
@@ -31,7 +32,10 @@ LAMBDA_ERRORS = {
 def substituted(text: str = TEXT) -> str:
     """The definition with every substitution as the deployed stack fills it."""
     for variable, value in MACHINE["DefinitionSubstitutions"].items():
-        replacement = "threadline-threads" if "Ref" in value else FUNCTION_ARN
+        if "Fn::If" in value:  # the Standard branch, as the default WorkflowType deploys
+            replacement = value["Fn::If"][2]
+        else:
+            replacement = "threadline-threads" if "Ref" in value else FUNCTION_ARN
         text = text.replace("${" + variable + "}", replacement)
     return text
 
@@ -70,7 +74,14 @@ def test_every_substitution_names_a_resource_of_the_template() -> None:
     tables = resources("AWS::DynamoDB::Table")
     functions = resources("AWS::Serverless::Function")
     for variable, value in MACHINE["DefinitionSubstitutions"].items():
-        if "Ref" in value:
+        if "Fn::If" in value:  # the wait's resource: Express has no task tokens
+            condition, express, standard = value["Fn::If"]
+            assert (condition, express, standard) == (
+                "ExpressWorkflow",
+                "arn:aws:states:::lambda:invoke",
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            ), variable
+        elif "Ref" in value:
             assert value["Ref"] in tables, variable
         else:
             logical_id, attribute = value["Fn::GetAtt"]
@@ -156,23 +167,39 @@ def test_every_write_is_conditional_so_replays_and_retries_change_nothing() -> N
         assert "DynamoDB.ConditionalCheckFailedException" in caught, name
 
 
-def test_a_step_is_recorded_started_only_if_absent_and_with_its_threads_change() -> None:
-    # The step's start is one transaction: the thread's touch (only while it is active) and the
-    # step's item (only if absent), so no step can start on a thread closed meanwhile
-    started = ALL_STATES["RecordStepStarted"]
-    assert started["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
-    touch, put = started["Parameters"]["TransactItems"]
+def test_a_step_is_one_choice_and_one_task_and_its_agent_function_records_it() -> None:
+    # Per step: StepKind, then RunStep (the agent function records start and end) or the wait
+    steps = ALL_SCOPES[-1][0]
+    assert ALL_SCOPES[-1][1] == "StepKind"
+    kind = steps["StepKind"]
+    assert kind["Choices"] == [{"Variable": "$.step.wait", "BooleanEquals": True, "Next": "WaitForHuman"}]
+    assert kind["Default"] == "RunStep"
+    run = steps["RunStep"]
+    assert run["End"] is True and run["ResultPath"] is None
+    assert run["Parameters"]["Payload"] == {
+        "action": "run",
+        "thread.$": "$.thread",
+        "run.$": "$.run",
+        "step.$": "$.step",
+    }
+
+
+def test_a_decision_is_recorded_with_its_threads_change_only_while_the_run_is_current() -> None:
+    # The human's decision completes the waiting step and touches the thread in one transaction
+    recorded = ALL_STATES["RecordDecision"]
+    assert recorded["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems"
+    step, touch = recorded["Parameters"]["TransactItems"]
+    assert step["Update"]["ConditionExpression"] == "#status IN (:waiting)"
     assert touch["Update"]["Key"] == {"pk": {"S.$": "$.thread_key.pk"}, "sk": {"S.$": "$.thread_key.sk"}}
     assert touch["Update"]["UpdateExpression"] == "SET updated_at = :now ADD version :one"
-    assert touch["Update"]["ConditionExpression"] == "#status IN (:running, :interrupted)"
-    assert put["Put"]["ConditionExpression"] == "attribute_not_exists(pk)"
-    # And a refusal is read from its reasons, thread first: the step there (a replay), the thread closed
-    refused = ALL_STATES["StepStartRefused"]
+    assert touch["Update"]["ConditionExpression"] == ACTIVE_RUN_CONDITION
+    # And a refusal is read from its reasons, step first: the run closed, the decision there (a replay)
+    refused = ALL_STATES["DecisionRefused"]
     assert [(c["StringMatches"], c["Next"]) for c in refused["Choices"]] == [
-        ("*None, ConditionalCheckFailed*", "TouchThreadStarted"),
-        ("*ConditionalCheckFailed*", "ThreadClosed"),
+        ("*, ConditionalCheckFailed*", "ThreadClosed"),
+        ("*ConditionalCheckFailed, None*", "DecisionRecorded"),
     ]
-    assert ALL_STATES[refused["Default"]]["Next"] == "RecordStepStarted"  # another transaction held it
+    assert ALL_STATES[refused["Default"]]["Next"] == "RecordDecision"  # another transaction held it
 
 
 def lambda_tasks() -> dict[str, dict[str, Any]]:
@@ -184,7 +211,7 @@ def lambda_tasks() -> dict[str, dict[str, Any]]:
 
 
 def test_agent_calls_retry_lambdas_own_errors_only() -> None:
-    calls = lambda_tasks()
+    calls = {**lambda_tasks(), "WaitForHuman": ALL_STATES["WaitForHuman"]}
     assert {state["Parameters"]["FunctionName"] for state in calls.values()} == {FUNCTION_ARN}
     for name, state in calls.items():
         retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
@@ -193,7 +220,8 @@ def test_agent_calls_retry_lambdas_own_errors_only() -> None:
 
 
 def test_the_wait_for_a_human_is_bounded_by_the_steps_timeout() -> None:
-    [wait] = [s for s in lambda_tasks().values() if s["Resource"].endswith(".waitForTaskToken")]
+    wait = ALL_STATES["WaitForHuman"]
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"  # as Standard deploys it
     assert wait["TimeoutSecondsPath"] == "$.step.timeout_seconds"
     assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
     caught = {error for catch in wait.get("Catch", []) for error in catch["ErrorEquals"]}

@@ -262,7 +262,7 @@ def _seed(
     for i, org in enumerate(plan):
         n = seen[org] = seen.get(org, -1) + 1
         thread = _thread(org, n, base + timedelta(minutes=i), rng, key_id)
-        store.create(thread, execution_name=thread.id)
+        store.create(thread)
         if (i + 1) % SEED_CHUNK == 0 or i + 1 == len(plan):
             drain()
             progress(f"{size}: {i + 1}/{len(plan)} threads seeded and indexed")
@@ -386,7 +386,7 @@ def _measure_writes(
             updated_at=stamp,
         )
         operations: list[tuple[str, Callable[[], object]]] = [
-            ("create", functools.partial(store.create, thread, execution_name=thread.id)),
+            ("create", functools.partial(store.create, thread)),
             ("workflow step (thread touch)", functools.partial(_touch, table, thread)),
             ("status change (running → completed)", functools.partial(statuses.move, ORG, thread.id, "completed")),
             ("delete (DELETE /v1/threads/{id})", functools.partial(_delete, gateway, key, thread)),

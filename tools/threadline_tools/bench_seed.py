@@ -77,7 +77,7 @@ def seed(deployment: Any, count: int) -> Seeded:
             deleted_at=stamp if deleted else None,
             deleted_by=key_id if deleted else None,
         )
-        store.create(thread, execution_name=thread.id)
+        store.create(thread)
         ids[org].append(thread.id)
     # Three steps on the thread that is read, as the workflow records them.
     mine = ids[orgs[0]]
@@ -190,7 +190,7 @@ class ColdRequests:
             created_at=stamp,
             updated_at=stamp,
         )
-        self._store.create(thread, execution_name=thread.id)
+        self._store.create(thread)
         return thread.id
 
     def floor_call(self) -> dict[str, Any]:

@@ -87,7 +87,9 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
     functions: dict[str, str] = {}
     substitutions: dict[str, str] = {}
     for variable, value in machine["DefinitionSubstitutions"].items():
-        if "Ref" in value:
+        if "Fn::If" in value:  # the template's default (STANDARD) branch of a WorkflowType condition
+            replacement = value["Fn::If"][2]
+        elif "Ref" in value:
             replacement = names[value["Ref"]]
         else:  # !GetAtt <Function>.Arn: a function the state machine invokes
             logical_id = value["Fn::GetAtt"][0]

@@ -20,6 +20,8 @@ class Settings:
     # The API Gateway API key value that identifies keys without a usage plan of their own.
     shared_usage_key: str
     idempotency_table: str
+    # STANDARD or EXPRESS: an Express workflow cannot wait for a human or be stopped.
+    workflow_type: str = "STANDARD"
 
 
 @lru_cache(maxsize=1)
@@ -34,4 +36,5 @@ def settings() -> Settings:
         cursor_secret=os.environ.get("CURSOR_SECRET", "").encode(),
         shared_usage_key=os.environ.get("SHARED_USAGE_KEY", ""),
         idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", ""),
+        workflow_type=os.environ.get("WORKFLOW_TYPE", "STANDARD"),
     )

@@ -120,6 +120,11 @@ def workflow_runner() -> WorkflowRunner:
     return WorkflowRunner(clients.stepfunctions, settings().state_machine_arn)
 
 
+def workflow_type() -> str:
+    """STANDARD or EXPRESS: what this deployment's state machine can do (wait, be stopped)."""
+    return settings().workflow_type
+
+
 def reset() -> None:
     """Forget every cached object (tests start each case afresh)."""
     for factory in (

@@ -290,7 +290,9 @@ def _check_confidence(step: PreviousStep) -> float:
 
 
 def decision(agent_input: AgentInput) -> AgentResult:
-    """Decide from the four checks: output ``{"decision": "approve"|"review"|"reject", "escalate": bool}``.
+    """Decide from the four checks: output ``{"decision": "approve"|"review"|"reject", "escalate": bool}``,
+    and for a review the decision proposed to the reviewer, ``proposed``: ``reject`` when it is
+    escalated (a possible watchlist match), else ``approve`` (what is missing is not disqualifying).
 
     Confidence: ``reject`` 1 (it follows from definite failures), ``review`` 0.5 (a person
     decides), ``approve`` the lowest confidence of the four checks (as strong as its weakest).
@@ -308,4 +310,7 @@ def decision(agent_input: AgentInput) -> AgentResult:
         confidence = 1.0 if verdict == "reject" else 0.5
     content = {"decision": verdict, "escalate": escalate, "reasons": reasons, "cited_steps": cited}
     result = artifact("CIP decision", "decision", summary, confidence, content, [step["id"] for step in cited])
-    return AgentResult(artifacts=[result], output={"decision": verdict, "escalate": escalate})
+    output: dict[str, Any] = {"decision": verdict, "escalate": escalate}
+    if verdict == "review":
+        output["proposed"] = "reject" if escalate else "approve"
+    return AgentResult(artifacts=[result], output=output)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from threadline import faults
 from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
 from threadline.logic.contexts import require_context
-from threadline.models.domain import NewThread, Requester, Tenant, Thread
+from threadline.models.agent_types import AgentType
+from threadline.models.domain import NewThread, Requester, Run, Tenant, Thread
+from threadline.models.workflow import InterruptPolicy, RunRef
 from threadline.store.contexts import ContextStore
 from threadline.store.plan import plan_execution
 from threadline.store.thread_status import ThreadStatusStore
@@ -30,8 +33,11 @@ def create_thread(
     statuses: ThreadStatusStore,
     runner: WorkflowRunner,
     contexts: ContextStore,
+    run_input: dict[str, Any] | None = None,
+    workflow_type: str = "STANDARD",
 ) -> Thread:
-    """Store a new ``running`` thread and start its execution (named after it).
+    """Store a new ``running`` thread with its first run, and start the run's execution (named
+    after the run).
 
     The thread's context must exist in the tenant's org: else 404 naming the request's
     context field (``business_id`` or ``context_id``), as Middesk answers an unknown
@@ -53,7 +59,10 @@ def create_thread(
     project_id = _project(tenant, request.project_id)
     require_context(tenant, context_type, context_id, parameter=request.context_parameter, store=contexts)
 
+    policy: InterruptPolicy = request.interrupt_policy or "manual"
+    refuse_unfinishable(agent, policy, workflow_type)
     created_at = now_iso()
+    run_id = str(uuid.uuid4())
     thread = Thread(
         id=str(uuid.uuid4()),
         type=agent.name,
@@ -67,9 +76,25 @@ def create_thread(
         requester=Requester(type="api_key", id=tenant.key_id, name=tenant.key_name),
         created_at=created_at,
         updated_at=created_at,
+        run_id=run_id,
+        run_seq=1,
+        interrupt_policy=policy,
+    )
+    run = Run(
+        id=run_id,
+        thread_id=thread.id,
+        org_id=thread.org_id,
+        project_id=project_id,
+        seq=1,
+        agent=agent.name,
+        interrupt_policy=policy,
+        requester=thread.requester,
+        input=run_input,
+        created_at=created_at,
+        updated_at=created_at,
     )
     try:
-        store.create(thread, execution_name=thread.id)
+        store.create(thread, run)
     except Exception as error:
         if faults.may_have_taken_effect(error):
             # The write timed out and may have been committed all the same: never leave that
@@ -77,16 +102,16 @@ def create_thread(
             _fail(thread, statuses)
         raise
     try:
-        runner.start(thread.id, plan_execution(thread, agent))
+        runner.start(run_id, plan_execution(thread, agent, RunRef(id=run_id, seq=1, interrupt_policy=policy)))
     except Exception as error:
-        started = _execution_exists(runner, thread.id) if faults.may_have_taken_effect(error) else False
+        started = _execution_exists(runner, run_id) if faults.may_have_taken_effect(error) else False
         if started:
             return thread  # the call failed (timed out) after Step Functions had started the execution
         marked = _fail(thread, statuses)
         if marked is False:
             return thread  # it had left `running` already: only its execution moves it, so it ran
         if started is None:
-            runner.try_stop(thread.id)  # it may have started where Step Functions could not tell
+            runner.try_stop(run_id)  # it may have started where Step Functions could not tell
         outcome = "the thread is marked failed" if marked else "the thread could not be marked failed"
         raise WorkflowStartError(
             f"The thread's workflow could not be started; {outcome}", retry_after=faults.retry_after(error)
@@ -94,9 +119,20 @@ def create_thread(
     return thread
 
 
+def refuse_unfinishable(agent: AgentType, policy: str, workflow_type: str) -> None:
+    """An Express workflow has no task tokens: a run that would wait for a human there could never
+    finish, so it is refused (docs/agents.md, "Interrupt policies")."""
+    if workflow_type == "EXPRESS" and policy == "manual" and any(s.type == "interrupt" for s in agent.steps):
+        raise InvalidParameterError(
+            f"{agent.name} may wait for a human, which this deployment's Express workflows cannot;"
+            " give interrupt_policy auto_approve or skip",
+            "interrupt_policy",
+        )
+
+
 def _execution_exists(runner: WorkflowRunner, name: str) -> bool | None:
-    """Whether the execution of a start that failed exists after all (its name is the thread's
-    id, so asking is exact); None when Step Functions cannot say either."""
+    """Whether the execution of a start that failed exists after all (its name is the run's id,
+    so asking is exact); None when Step Functions cannot say either."""
     try:
         return runner.was_started(name)
     except Exception as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threadline.errors import ConflictError
+from threadline.logic.cancel_thread import unstarted_steps
 from threadline.logic.get_thread import visible_thread
 from threadline.models.domain import ACTIVE_STATUSES, Tenant, Thread
 from threadline.store.steps import StepStore
@@ -39,7 +40,9 @@ def delete_thread(
             }
         )
         closing = (
-            steps.close_open_step_writes(tenant.org_id, thread_id, "cancelled", _CAUSE, format_time(moment))
+            steps.close_open_step_writes(
+                tenant.org_id, thread_id, "cancelled", _CAUSE, format_time(moment), unstarted=unstarted_steps(thread)
+            )
             if was_active
             else []
         )

@@ -22,10 +22,10 @@ _FINAL: dict[str, tuple[ThreadStatus, str]] = {
 def reconcile_thread(detail: dict[str, Any], *, steps: StepStore, statuses: ThreadStatusStore) -> dict[str, Any]:
     """Handle a "Step Functions Execution Status Change" event's detail.
 
-    A thread still active after its execution failed, timed out or was aborted
-    becomes failed or cancelled, and its running or waiting steps are closed
-    with the reason. Status changes are monotonic: a thread that already
-    finished is left alone, and replaying the event changes nothing.
+    A thread still active after its current run's execution failed, timed out or was aborted
+    becomes failed or cancelled, and the run's running or waiting steps are closed with the
+    reason. Status changes are monotonic: a thread that already finished, or whose current run
+    is another, is left alone, and replaying the event changes nothing.
     """
     status = detail.get("status", "")
     if status not in _FINAL:
@@ -39,6 +39,7 @@ def reconcile_thread(detail: dict[str, Any], *, steps: StepStore, statuses: Thre
         "Error": detail.get("error") or f"Execution{status.title().replace('_', '')}",
         "Cause": detail.get("cause") or f"The workflow execution ended {status}",
     }
-    closed_steps = steps.close_open_steps(thread.org_id, thread.id, step_status, error)
-    changed = statuses.move(thread.org_id, thread.id, thread_status)
+    run_id = str(detail.get("name") or thread.id)  # an execution is named after its run
+    closed_steps = steps.close_open_steps(thread.org_id, thread.id, step_status, error, run_id=run_id)
+    changed = statuses.move(thread.org_id, thread.id, thread_status, run_id=run_id)
     return {"changed": changed, "thread_status": thread_status if changed else None, "closed_steps": closed_steps}

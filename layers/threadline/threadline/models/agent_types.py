@@ -18,6 +18,15 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """An interrupt step's proposed decision: ``key`` of the earlier step ``step``'s output. A run
+    with ``interrupt_policy: auto_approve`` takes it in place of a human's."""
+
+    step: str
+    key: str
+
+
+@dataclass(frozen=True)
 class StepDefinition:
     """One step of an agent type's workflow.
 
@@ -34,8 +43,9 @@ class StepDefinition:
     parallel_group: str | None = None
     when: Condition | None = None
     timeout_seconds: int = 7 * 24 * 3600
-    # The decisions a human may give an interrupt step.
+    # The decisions a human may give an interrupt step, and where its proposed one is.
     decisions: tuple[str, ...] = ("approve", "reject")
+    proposal: Proposal | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,40 @@ class Step(BaseModel):
     artifacts: list[Artifact] = Field(default_factory=list)
     output: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    # How an interrupt step was decided: by a person through the API ("human"), or by its run's
+    # interrupt policy ("auto_approved", "skipped"); None while it waits and for activities.
+    resolution: Literal["human", "auto_approved", "skipped"] | None = None
+
+
+RunStatus = Literal["running", "interrupted", "completed", "error", "cancelled"]
+# A run's status is its thread's while it is the thread's current run (a failed thread's run is in error).
+RUN_STATUS_OF: dict[ThreadStatus, RunStatus] = {
+    "running": "running",
+    "interrupted": "interrupted",
+    "completed": "completed",
+    "failed": "error",
+    "cancelled": "cancelled",
+}
+
+
+class Run(BaseModel):
+    """One execution of an agent type on a thread (its id names the execution). While it is its
+    thread's current run, its status and ``ended_at`` are the thread's; a run another started
+    after keeps them as they were then."""
+
+    id: str
+    thread_id: str
+    org_id: str
+    project_id: str
+    seq: int
+    agent: str
+    interrupt_policy: Literal["manual", "auto_approve", "skip"] = "manual"
+    requester: Requester | None = None
+    input: dict[str, Any] | None = None
+    status: RunStatus = "running"
+    created_at: str
+    updated_at: str
+    ended_at: str | None = None
 
 
 class Thread(BaseModel):
@@ -85,6 +119,12 @@ class Thread(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     # Stored user data that could not be decrypted (then ``user_data`` is None): never on the wire.
     user_data_unreadable: bool = False
+    # The thread's current (latest) run: its id (the execution's name; a thread from before runs
+    # has one run named after itself, seq 0), its place, its interrupt policy, when it ended.
+    run_id: str | None = None
+    run_seq: int = 0
+    interrupt_policy: str = "manual"
+    ended_at: str | None = None
 
 
 class NewThread(BaseModel):
@@ -99,6 +139,7 @@ class NewThread(BaseModel):
     project_id: str | None = None
     metadata: dict[str, Any] | None = None
     user_data: str | None = None
+    interrupt_policy: Literal["manual", "auto_approve", "skip"] | None = None
 
     @property
     def context_parameter(self) -> str:

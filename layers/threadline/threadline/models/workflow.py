@@ -61,8 +61,30 @@ class StepCondition(_Contract):
     equals: str | int | bool
 
 
+InterruptPolicy = Literal["manual", "auto_approve", "skip"]
+INTERRUPT_POLICIES: tuple[InterruptPolicy, ...] = ("manual", "auto_approve", "skip")
+
+
+class RunRef(_Contract):
+    """The run an execution is (its id names the execution): its place among the thread's runs
+    and how its interrupt steps are answered."""
+
+    id: str
+    seq: int
+    interrupt_policy: InterruptPolicy = "manual"
+
+
+class StepProposal(_Contract):
+    """Where an interrupt step's proposed decision is: ``key`` of the earlier step ``step``'s output."""
+
+    step: str
+    key: str
+
+
 class PlannedStep(_Contract):
-    """One step of the plan: what it runs, and its key and first item as recorded."""
+    """One step of the plan: what it runs, and its key and first item as recorded. ``wait``: the
+    step waits for a human (an interrupt step of a ``manual`` run), so the state machine gives it
+    a task token."""
 
     name: str
     agent: str
@@ -70,8 +92,10 @@ class PlannedStep(_Contract):
     timeout_seconds: int
     condition: StepCondition | None
     key: ItemKey
-    # The step item as first recorded (DynamoDB typed); the state machine adds started_at and run_id.
+    # The step item as first recorded (DynamoDB typed); its start adds started_at.
     item: dict[str, Any]
+    wait: bool = False
+    proposal: StepProposal | None = None
 
 
 class ExecutionInput(_Contract):
@@ -79,18 +103,26 @@ class ExecutionInput(_Contract):
     (stages run one after another, the steps of a stage in parallel)."""
 
     thread: ThreadRef
+    run: RunRef
     thread_key: ThreadKey
     status_partitions: dict[str, str]
     stages: list[list[PlannedStep]]
 
 
 class AgentTask(_Contract):
-    """What the state machine asks of the agent function for one step: ``run`` its agent,
-    ``check_condition``, or record that it ``wait``s for a human (with the task ``token``)."""
+    """What the state machine asks of the agent function for one step: ``run`` it (record its
+    start, run its agent, record its end), or record that it ``wait``s for a human (with the task
+    ``token``).
+
+    Without ``run``, a task of an execution started before runs (an older definition):
+    ``run`` only runs the agent and answers its :class:`StepOutcome`, ``check_condition``
+    answers whether the step runs; that definition records the step itself.
+    """
 
     action: Literal["run", "check_condition", "wait"]
     thread: ThreadRef
     step: PlannedStep
+    run: RunRef | None = None
     token: str | None = None
 
 

@@ -5,9 +5,19 @@ steps come back in one Query and another tenant's id is simply absent::
 
     index state  pk = T#<org_id>#<thread_id>   sk = INDEXED          what the indexer last applied
     metadata     pk = T#<org_id>#<thread_id>   sk = META#<digest>    one per indexed metadata pair
-    step         pk = T#<org_id>#<thread_id>   sk = STEP#<position>#<step name>
+    run          pk = T#<org_id>#<thread_id>   sk = RUN#<seq>            one per run of the thread
+    step         pk = T#<org_id>#<thread_id>   sk = STEP#R<seq>#<position>#<step name>
     thread       pk = T#<org_id>#<thread_id>   sk = THREAD           the header: no user_data
     user data    pk = T#<org_id>#<thread_id>   sk = USER_DATA        the encrypted user_data
+
+A run's steps carry its sequence number (1, 2, … in the order the thread's runs started), so a
+re-run never overwrites an earlier run's steps and every step sorts in the order it started.
+Threads from before runs have one run (``seq`` 0, named after the thread) whose steps are
+``STEP#<position>#<step name>``: digits sort before ``R``, so they come first.
+
+Runs are found by id through a pointer outside the thread's partition::
+
+    run pointer  pk = R#<org_id>#<run_id>      sk = RUN              thread_id, seq
 
 The sort keys sort in that order, so ``sk >= STEP#`` reads steps, header and user data
 without the index items, and ``sk >= THREAD`` the header and user data alone.
@@ -104,11 +114,38 @@ def thread_key_of(pk: str) -> dict[str, str]:
     return {"pk": pk, "sk": THREAD_SK}
 
 
-def step_sk(position: int, name: str) -> str:
-    """Sort key of a step: its position in the agent type's plan, so steps sort in the
-    order they start (a parallel group shares consecutive positions) and a replayed
-    step write lands on the same item instead of adding one."""
-    return f"{STEP_SK_PREFIX}{position:03d}#{name}"
+def step_sk(position: int, name: str, run_seq: int = 0) -> str:
+    """Sort key of a step: its run, then its position in the agent type's plan, so steps sort
+    in the order they start (a parallel group shares consecutive positions) and a replayed
+    step write lands on the same item instead of adding one. Run 0 is a thread's one run
+    from before runs."""
+    return f"{run_steps_prefix(run_seq)}{position:03d}#{name}"
+
+
+def run_steps_prefix(run_seq: int) -> str:
+    """The sort key prefix of one run's steps (``STEP#`` alone also matches later runs' for run 0:
+    readers of run 0 skip keys starting ``STEP#R``)."""
+    return f"{STEP_SK_PREFIX}R{run_seq:04d}#" if run_seq else STEP_SK_PREFIX
+
+
+def is_run_step_sk(sk: str) -> bool:
+    """Whether a step's sort key names its run (not a step of a thread's run from before runs)."""
+    return sk.startswith(f"{STEP_SK_PREFIX}R")
+
+
+RUN_SK_PREFIX = "RUN#"
+RUN_POINTER_PK_PREFIX = "R#"
+RUN_POINTER_SK = "RUN"
+
+
+def run_key(org_id: str, thread_id: str, run_seq: int) -> dict[str, str]:
+    """Primary key of a run item, in its thread's partition."""
+    return {"pk": thread_pk(org_id, thread_id), "sk": f"{RUN_SK_PREFIX}{run_seq:04d}"}
+
+
+def run_pointer_key(org_id: str, run_id: str) -> dict[str, str]:
+    """Primary key of the item that finds a run's thread from the run's id."""
+    return {"pk": f"{RUN_POINTER_PK_PREFIX}{org_id}#{run_id}", "sk": RUN_POINTER_SK}
 
 
 def index_name(dimension: Dimension, sort: SortField) -> str:

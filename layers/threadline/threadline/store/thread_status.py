@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _ACTIVE: tuple[ThreadStatus, ...] = tuple(sorted(ACTIVE_STATUSES))
+FINAL_STATUSES: frozenset[ThreadStatus] = frozenset({"completed", "failed", "cancelled"})
 
 # Target status ← the statuses it may be reached from. Final statuses are never left.
 ALLOWED_FROM: dict[ThreadStatus, tuple[ThreadStatus, ...]] = {
@@ -29,6 +30,11 @@ ALLOWED_FROM: dict[ThreadStatus, tuple[ThreadStatus, ...]] = {
     "failed": _ACTIVE,
     "cancelled": _ACTIVE,
 }
+
+
+# The thread is active and the run is its current one (``execution_name`` names the current run's
+# execution): what every write of a run's workflow is conditioned on, here and in the ASL.
+ACTIVE_RUN_CONDITION = "#status IN (:running, :interrupted) AND execution_name = :run"
 
 
 def status_assignment(org_id: str, status: ThreadStatus, deleted: bool = False) -> tuple[str, dict[str, Any]]:
@@ -48,20 +54,27 @@ class ThreadStatusStore:
         self._db = client
         self._table = table
 
-    def move(self, org_id: str, thread_id: str, to: ThreadStatus) -> bool:
-        """Give the thread status ``to`` if it may move there now; False when it may not
-        (finished, or already elsewhere)."""
+    def move(self, org_id: str, thread_id: str, to: ThreadStatus, run_id: str | None = None) -> bool:
+        """Give the thread status ``to`` if it may move there now (with ``run_id``, only while that
+        run is its current one); False when it may not (finished, or already elsewhere)."""
         try:
-            self._db.update_item(**self.move_item(org_id, thread_id, to)["Update"])
+            self._db.update_item(**self.move_item(org_id, thread_id, to, run_id=run_id)["Update"])
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
     def move_item(
-        self, org_id: str, thread_id: str, to: ThreadStatus, at: str | None = None, expected_version: int | None = None
+        self,
+        org_id: str,
+        thread_id: str,
+        to: ThreadStatus,
+        at: str | None = None,
+        expected_version: int | None = None,
+        run_id: str | None = None,
     ) -> TransactWriteItemTypeDef:
         """The same move as one item of a transaction (with a step's own write), stamped ``at``
-        (now by default); with ``expected_version``, only from that version of the thread."""
+        (now by default); with ``expected_version``, only from that version of the thread; with
+        ``run_id``, only while that run is the thread's current one."""
         allowed = ALLOWED_FROM[to]
         names = [f":from{i}" for i in range(len(allowed))]
         assignment, values = status_assignment(org_id, to)
@@ -71,6 +84,11 @@ class ThreadStatusStore:
         if expected_version is not None:
             condition += " AND version = :expected"
             values[":expected"] = expected_version
+        if run_id is not None:
+            condition += " AND execution_name = :run"
+            values[":run"] = run_id
+        if to in FINAL_STATUSES:
+            assignment += ", ended_at = :now"
         return {
             "Update": {
                 "TableName": self._table,
@@ -79,5 +97,34 @@ class ThreadStatusStore:
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
+    def touch_item(self, org_id: str, thread_id: str, run_id: str, at: str) -> TransactWriteItemTypeDef:
+        """A step of the run ``run_id`` changed: so does its thread (``updated_at``, ``version``),
+        only while the thread is active and that run is its current one."""
+        values = {":running": "running", ":interrupted": "interrupted", ":run": run_id, ":now": at, ":one": 1}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": serialize(keys.thread_key(org_id, thread_id)),
+                "UpdateExpression": "SET updated_at = :now ADD version :one",
+                "ConditionExpression": ACTIVE_RUN_CONDITION,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
+
+    def active_run_check(self, org_id: str, thread_id: str, run_id: str) -> TransactWriteItemTypeDef:
+        """A transaction's check, writing nothing, that the thread is active and ``run_id`` its current run."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": serialize(keys.thread_key(org_id, thread_id)),
+                "ConditionExpression": ACTIVE_RUN_CONDITION,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": serialize(
+                    {":running": "running", ":interrupted": "interrupted", ":run": run_id}
+                ),
             }
         }

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from threadline.errors import NotFoundError, UndecryptableError
-from threadline.models.domain import Requester, Thread
+from threadline.models.domain import Requester, Run, Thread
 from threadline.models.listing import PageRequest, ThreadFilter, ThreadPage
 from threadline.store import keys
 from threadline.store.crypto import UserDataCipher
 from threadline.store.items import deserialize, serialize, step_from_item
+from threadline.store.runs import run_writes
 from threadline.store.thread_list import ThreadLister
 from threadline.store.thread_status import status_assignment
 from threadline.timeutil import normalize, now_iso, parse_time
@@ -51,10 +52,10 @@ class ThreadStore:
         self._cursor_secret = cursor_secret
 
     # ----- writes -------------------------------------------------------
-    def create(self, thread: Thread, execution_name: str) -> None:
-        """Store a new thread (never overwrites one): its header and its user data together."""
+    def create(self, thread: Thread, run: Run | None = None) -> None:
+        """Store a new thread (never overwrites one): its header and its user data together, and
+        its first run (the header names it current) with the run's pointer."""
         header = self._header(thread)
-        header["execution_name"] = execution_name
         header["has_user_data"] = thread.user_data is not None  # so a list reads only the user data there is
         writes: list[TransactWriteItemTypeDef] = [
             {
@@ -65,6 +66,8 @@ class ThreadStore:
                 }
             }
         ]
+        if run is not None:
+            writes += run_writes(self._table, run)
         if thread.user_data is not None:
             writes.append(self._user_data_write(thread))
         # The token makes the SDK's retry of a write that timed out after committing succeed
@@ -95,6 +98,7 @@ class ThreadStore:
             "UpdateExpression": (
                 "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
                 f" updated_at = :at, {assignment}, {moves}, version = :version"
+                + (", ended_at = :at" if thread.ended_at is None else "")  # a run it cancels ends
             ),
             "ConditionExpression": "version = :expected AND deleted = :false",
             "ExpressionAttributeNames": {"#status": "status", **names},
@@ -229,7 +233,7 @@ class ThreadStore:
                 raise
             thread = self._thread(header, None).model_copy(update={"user_data_unreadable": True})
         thread.steps = [step_from_item(i) for i in items if i["sk"].startswith(keys.STEP_SK_PREFIX)]
-        return thread, str(header.get("execution_name", thread_id))
+        return thread, thread.run_id or thread_id
 
     def list_threads(self, wanted: ThreadFilter, page: PageRequest) -> ThreadPage:
         """A page of threads (without steps): see ``store.thread_list``."""
@@ -312,7 +316,8 @@ class ThreadStore:
                 return items
 
     def _header(self, thread: Thread) -> dict[str, Any]:
-        item = thread.model_dump(exclude={"steps", "user_data"})
+        item = thread.model_dump(exclude={"steps", "user_data", "run_id"})
+        item["execution_name"] = thread.run_id or thread.id  # the current run's execution
         item.update(keys.thread_key(thread.org_id, thread.id))
         item.update(keys.ThreadDimensions.of(item).attributes())
         return {k: v for k, v in item.items() if v is not None}
@@ -339,4 +344,8 @@ class ThreadStore:
             deleted_by=item.get("deleted_by"),
             version=int(item.get("version", 1)),
             purge_at=int(item["purge_at"]) if item.get("purge_at") is not None else None,
+            run_id=str(item.get("execution_name") or item["id"]),
+            run_seq=int(item.get("run_seq", 0)),
+            interrupt_policy=str(item.get("interrupt_policy", "manual")),
+            ended_at=item.get("ended_at"),
         )

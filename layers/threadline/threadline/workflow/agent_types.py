@@ -4,13 +4,14 @@ definition here and its agents in ``threadline_agents.<package>`` (CONTRIBUTING.
 
 from __future__ import annotations
 
-from threadline.models.agent_types import AgentType, Condition, StepDefinition
+from threadline.models.agent_types import AgentType, Condition, Proposal, StepDefinition
 
 CIP_ORCHESTRATOR = AgentType(
     name="cip_orchestrator",
     description=(
         "Customer identification for a business: checks its record, TIN, address and"
-        " watchlist exposure, then decides approve, review or reject; a review waits for a human."
+        " watchlist exposure, then decides approve, review or reject; a review waits for a human"
+        " (who is proposed to reject an escalated review and approve any other)."
     ),
     context_types=("business",),
     steps=(
@@ -44,6 +45,7 @@ CIP_ORCHESTRATOR = AgentType(
             type="interrupt",
             parent="decision",
             when=Condition(step="decision", key="decision", equals="review"),
+            proposal=Proposal(step="decision", key="proposed"),
         ),
     ),
 )

@@ -68,6 +68,10 @@ class WorkflowRunner:
             return False
         return True
 
+    def send_skip(self, token: str) -> None:
+        """Answer a wait task at once: its step's condition does not hold, so no one is asked."""
+        self._sfn().send_task_success(taskToken=token, output=json.dumps({"skipped": True}))
+
     def still_waiting(self, token: str) -> bool:
         """Whether the task waiting on ``token`` waits still: a decision whose sending timed out
         may have arrived (a heartbeat to a task that is done is refused)."""

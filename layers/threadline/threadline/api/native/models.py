@@ -24,6 +24,7 @@ Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN)]
 ContextType = Annotated[StrictStr, Field(pattern=CONTEXT_TYPE_PATTERN)]
 Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
 UserData = Annotated[StrictStr, AfterValidator(check_user_data)]
+InterruptPolicyField = Literal["manual", "auto_approve", "skip"]
 
 
 class CreateThreadRequest(BaseModel):
@@ -41,6 +42,12 @@ class CreateThreadRequest(BaseModel):
     project_id: Identifier | None = Field(default=None, description="Defaults to the key's project, else 'default'.")
     metadata: Metadata | None = Field(default=None, description="Unencrypted, filterable key-value data.")
     user_data: UserData | None = Field(default=None, description="Opaque string, encrypted at rest.")
+    interrupt_policy: InterruptPolicyField | None = Field(
+        default=None,
+        description="How the first run's interrupt steps are answered: manual (a human, the default),"
+        " auto_approve (the agent's proposed decision) or skip. An Express deployment refuses manual for"
+        " agent types that may wait for a human.",
+    )
 
     def to_new_thread(self) -> NewThread:
         """The thread this request asks for (its context is resolved by logic, after the type)."""
