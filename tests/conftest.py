@@ -94,8 +94,15 @@ _PUMPS: list[StreamPump] = []
 
 
 def drain() -> int:
-    """Deliver the stream's pending records to the indexer."""
-    return sum(pump.drain() for pump in _PUMPS)
+    """Deliver the stream's pending records to the indexer, and those its own writes make (the
+    run entries it mirrors are indexed in turn), until none is pending; how many."""
+    delivered = 0
+    for _ in range(10):
+        batch = sum(pump.drain() for pump in _PUMPS)
+        if not batch:
+            break
+        delivered += batch
+    return delivered
 
 
 class Keys:
@@ -189,8 +196,13 @@ def table_items(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 def thread_items(deployment: Deployment) -> list[dict[str, Any]]:
-    """The thread items of the threads table (not their steps, not context documents)."""
-    return [item for item in table_items(deployment) if item["sk"]["S"] == store_keys.THREAD_SK]
+    """The thread items of the threads table (not their steps, not context documents, not the
+    run entries shaped as headers of ``<org>~runs``)."""
+    return [
+        item
+        for item in table_items(deployment)
+        if item["sk"]["S"] == store_keys.THREAD_SK and store_keys.RUNS_ORG_SUFFIX not in item["pk"]["S"]
+    ]
 
 
 # ----- contexts: a thread is created on a context that exists ----------------------------------

@@ -1,5 +1,6 @@
 """DynamoDB stream of the threads table → each thread header's change applied to its
-metadata index items and counters (``store.thread_index``). A record that fails is reported
+metadata index items and counters (``store.thread_index``), and mirrored onto its runs'
+listing entries (``store.runs``), which are indexed the same way. A record that fails is reported
 (partial batch response) so Lambda retries from it; applying a change twice changes nothing."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def index_record(record: DynamoDBRecord) -> None:
-    applied = index_change(record.raw_event, wiring.thread_indexer())
+    applied = index_change(record.raw_event, wiring.thread_indexer(), wiring.run_store())
     logger.debug(
         "indexed", extra={"sequence": record.dynamodb.sequence_number if record.dynamodb else None, "applied": applied}
     )

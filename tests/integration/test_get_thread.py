@@ -67,7 +67,7 @@ def test_a_created_thread_reads_back_as_created(api: Api) -> None:
     assert reply.status == 200
     got = reply.json()
     assert set(got) == THREAD_FIELDS
-    moving = {"status", "updated_at"}
+    moving = {"status", "updated_at", "steps"}  # the workflow may have started, or finished, meanwhile
     assert {k: v for k, v in got.items() if k not in moving} == {k: v for k, v in created.items() if k not in moving}
     assert got["status"] in {"running", "completed"}
     assert got["requester"] == {"type": "api_key", "id": key_id(api.key), "name": "test key of acme"}

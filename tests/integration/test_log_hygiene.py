@@ -171,6 +171,25 @@ def test_nothing_secret_is_logged(
     settle(deployment)
     reconcile(deployment)
 
+    # And runs are started (a new thread with user_data, then again on the cancelled thread), read,
+    # listed, answered, rated and cancelled
+    run_body = {**body, "input": {"note": "run input"}}
+    run = call("POST", "/v1/runs", "/v1/runs", body=run_body, headers={"Idempotency-Key": "log-hygiene-2"}).json()
+    run_path = f"/v1/runs/{run['id']}"
+    wait_for_thread(api, deployment, run["thread_id"], "interrupted")
+    got = call("GET", run_path, "/v1/runs/{run_id}").json()
+    assert call("GET", "/v1/runs", "/v1/runs").status == 200
+    [interrupt] = got["interrupts"]
+    answer = {"type": "decision", "interrupt_id": interrupt["id"], "decision": "approve", "note": "looks fine"}
+    assert call("POST", f"{run_path}/actions", "/v1/runs/{run_id}/actions", body=answer).status == 200
+    wait_for_thread(api, deployment, run["thread_id"], "completed")
+    rating = {"artifact_type": "decision", "rating": "positive", "comment": "good"}
+    assert call("POST", f"{run_path}/feedback", "/v1/runs/{run_id}/feedback", body=rating).status == 201
+    rerun = call("POST", "/v1/runs", "/v1/runs", body={"type": "cip_orchestrator", "thread_id": second}).json()
+    assert call("POST", f"/v1/runs/{rerun['id']}/cancel", "/v1/runs/{run_id}/cancel").status in (200, 409)
+    settle(deployment)
+    reconcile(deployment)
+
     # And the contexts and agent types are read and written
     context = "/v1/contexts/{context_type}/{context_id}"
     assert call("PUT", "/v1/contexts/business/biz-2", context, body=business_document("clean")).status == 201
@@ -179,7 +198,9 @@ def test_nothing_secret_is_logged(
     assert call("GET", "/v1/agents", "/v1/agents").status == 200
     for route in template_routes():  # and each path's 405
         if route.method == "ANY":
-            path = route.path.format(thread_id=thread_id, step_id=review["id"], context_type="business", context_id="x")
+            path = route.path.format(
+                thread_id=thread_id, step_id=review["id"], run_id=thread_id, context_type="business", context_id="x"
+            )
             called.add(("ANY", route.path))
             assert api.call("TRACE", path).status == 405
 

@@ -7,6 +7,9 @@ import json
 from typing import Any
 
 from threadline import clients, wiring
+from threadline.logic.runs import list_runs
+from threadline.models.domain import Tenant
+from threadline.models.listing import PageRequest, RunFilter
 from threadline.store.contexts import ContextStore
 from threadline.store.items import serialize
 from threadline_tools.migrate import main as migrate
@@ -88,6 +91,19 @@ def test_a_v1_table_is_copied_and_indexed(api: Api, deployment: Deployment) -> N
     assert api.call("GET", "/v1/contexts/business/biz-1").status == 200
     # and no header keeps its user data inline
     assert not [i for i in table_items(deployment) if i["sk"]["S"] == "THREAD" and "user_data_enc" in i]
+    # And each thread from before runs is listed as its one run, named after it (a deleted one's is not)
+    drain()
+    runs = list_runs(
+        Tenant(org_id="acme", key_id="migrate00000", scopes=frozenset({"read"})),
+        RunFilter(org_id="acme"),
+        PageRequest(with_total=True),
+        store=wiring.thread_store(),
+        runs=wiring.run_store(),
+    )
+    assert ([(r.id, r.seq, r.status) for r in runs.runs], runs.total_count) == (
+        [(T2, 0, "running"), (T1, 0, "completed")],
+        2,
+    )
 
 
 def test_rebuild_repairs_a_counter_that_drifted(api: Api, deployment: Deployment) -> None:

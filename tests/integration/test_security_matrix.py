@@ -58,9 +58,9 @@ class Case(Enum):
 class Target(Enum):
     """What a route acts on, which decides how its path is filled and what each caller gets."""
 
-    LIST = "list of threads"
-    CREATE = "new thread"
-    THREAD = "a thread"
+    LIST = "list of threads (or of their runs)"
+    CREATE = "new thread (or a run with its new thread)"
+    THREAD = "a thread (or its run)"
     DELETED_THREAD = "a deleted thread"
     STEP = "a thread's step"
     CONTEXT = "a context"
@@ -78,6 +78,7 @@ class Entry:
 
 
 THREADS, THREAD, CONTEXT = "/v1/threads", "/v1/threads/{thread_id}", "/v1/contexts/{context_type}/{context_id}"
+RUNS, RUN = "/v1/runs", "/v1/runs/{run_id}"  # the victim's thread is from before runs: its one run is named after it
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", THREADS): Entry("read", Target.LIST),
     ("POST", THREADS): Entry(
@@ -94,6 +95,16 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", CONTEXT): Entry("write", Target.CONTEXT, sample_business()),
     ("DELETE", CONTEXT): Entry("write", Target.CONTEXT),
     ("GET", "/v1/agents"): Entry("read", Target.AGENTS),
+    ("GET", RUNS): Entry("read", Target.LIST),
+    ("POST", RUNS): Entry(
+        "write", Target.CREATE, {"type": AGENT, "business_id": "{context_id}", "project_id": PROJECT}
+    ),
+    ("GET", RUN): Entry("read", Target.THREAD),
+    ("POST", f"{RUN}/cancel"): Entry("write", Target.THREAD),
+    ("POST", f"{RUN}/actions"): Entry(
+        "write", Target.STEP, {"type": "decision", "interrupt_id": "{step_id}", "decision": "approve"}
+    ),
+    ("POST", f"{RUN}/feedback"): Entry("write", Target.STEP, {"step_id": "{step_id}", "rating": "positive"}),
     ("GET", "/thread"): Entry("read", Target.LIST),
     ("GET", "/thread/{thread_id}"): Entry("read", Target.THREAD),
     ("DELETE", "/thread/{thread_id}"): Entry("write", Target.THREAD),
@@ -157,6 +168,7 @@ class World:
     secrets: dict[Case, frozenset[str]]  # what no body may show each caller
     key_secrets: frozenset[str]  # every key and its secret part: no body shows them to anyone
     cursor: str  # a cursor of the owner's list
+    run_cursor: str  # a cursor of the owner's list of runs
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +249,8 @@ def _seed(deployment: Deployment) -> World:
         return found
 
     cursor = api.call("GET", THREADS, query={"limit": 1}).json()["next_cursor"]
-    assert cursor
+    run_cursor = api.call("GET", RUNS, query={"limit": 1}).json()["next_cursor"]
+    assert cursor and run_cursor
     foreign = data_of(victims) | step_ids | {ORG, key_id(owner), other_context}
     return World(
         deployment=deployment,
@@ -263,6 +276,7 @@ def _seed(deployment: Deployment) -> World:
         },
         key_secrets=frozenset(key_secrets),
         cursor=cursor,
+        run_cursor=run_cursor,
     )
 
 
@@ -293,13 +307,14 @@ def request_for(world: World, route: Route, entry: Entry, absent: bool = False) 
     thread_id = world.deleted.id if entry.target is Target.DELETED_THREAD else world.thread.id
     values = {
         "thread_id": ABSENT_THREAD if absent else thread_id,
+        "run_id": ABSENT_THREAD if absent else thread_id,
         "step_id": world.step_id,
         "context_type": "business",
         "context_id": ABSENT_CONTEXT if absent else world.context_id,
     }
     path = route.path.format(**values)
     body = entry.body
-    if body is not None and entry.target is Target.CREATE:
+    if body is not None and entry.target in (Target.CREATE, Target.STEP):
         body = {name: value.format(**values) if isinstance(value, str) else value for name, value in body.items()}
     return Request(method_of(route), path, body)
 
@@ -319,7 +334,8 @@ def leaks(reply: Reply, secrets: frozenset[str], request: Request) -> list[str]:
 
 
 def listed(reply: Reply) -> tuple[set[str], int | None]:
-    """The thread ids of a list reply, and its total_count (None in the Agentuity dialect)."""
+    """The thread (or run) ids of a list reply, and its total_count (None in the Agentuity dialect).
+    The seeded threads are from before runs: each has one run, named after it."""
     body = reply.json()
     return {thread["id"] for thread in body["data"]}, body.get("total_count")
 
@@ -329,6 +345,14 @@ def list_variants(world: World, route: Route) -> list[dict[str, Any]]:
     metadata = json.dumps({"case": (world.thread.metadata or {})["case"]})
     if route.path.startswith("/thread"):
         return [{"orgId": ORG}, {"projectId": PROJECT}, {"metadata": metadata}, {"orgId": ORG, "projectId": PROJECT}]
+    if route.path == RUNS:
+        return [
+            {"thread_id": world.thread.id},
+            {"thread_id": world.deleted.id},
+            {"status": "interrupted"},
+            {"agent": AGENT, "per_page": 100},
+            {"limit": 1, "cursor": world.run_cursor},  # the victim's cursor
+        ]
     return [
         {"business_id": world.context_id},
         {"metadata": metadata},

@@ -215,6 +215,8 @@ def _row(sample: str, policy: str, transitions: int, writes: int, steps: int, us
         "transitions_per_step": round(transitions / steps, 2),
         "write_requests": writes,
         "write_requests_per_step": round(writes / steps, 2),
+        "step_record_write_requests_per_step": round((writes - 1) / steps, 2),
+        "run_end_write_requests": 1,
         "write_units": 45,
         "index_write_units": 62,
         "lambda_invocations": 6,
@@ -224,15 +226,19 @@ def _row(sample: str, policy: str, transitions: int, writes: int, steps: int, us
 
 
 def test_the_workflow_report_shows_each_run_and_the_targets() -> None:
-    rows = [_row("clean", "manual", 20, 10, 5, 0.57), _row("clean", "auto_approve", 18, 10, 5, 0.52)]
+    rows = [_row("clean", "manual", 20, 11, 5, 0.57), _row("clean", "auto_approve", 18, 11, 5, 0.52)]
     text = render_workflow({"rows": rows, "assumptions": PRICES.assumptions()})
     assert "auto_approve" in text and "$0.5700" in text and "$0.0700" in text
-    assert "transitions per step ≤ 4: clean 4, clean (auto_approve) 3.6 — met" in text
-    assert "write requests per step ≤ 2: clean 2, clean (auto_approve) 2 — met" in text
+    assert "transitions per step (whole run) ≤ 4: clean 4, clean (auto_approve) 3.6 — met" in text
+    assert (
+        "write requests per step recorded (the run's end, 1 per run, apart) ≤ 2: clean 2, clean (auto_approve) 2 — met"
+        in text
+    )
+    assert "write requests per step (whole run, its end in) ≤ 2: clean 2.2, clean (auto_approve) 2.2 — NOT MET" in text
     assert "≤ $0.80: $0.5700 — met" in text
     assert "$0.625 per million write request units" in text
-    over = workflow_targets([_row("clean", "manual", 25, 11, 5, 0.81)])
-    assert [line.rsplit(" — ", 1)[1] for line in over] == ["NOT MET"] * 3
+    over = workflow_targets([_row("clean", "manual", 25, 12, 5, 0.81)])
+    assert [line.rsplit(" — ", 1)[1] for line in over] == ["NOT MET"] * 4
 
 
 def test_the_lambda_memory_is_the_agent_functions() -> None:

@@ -113,7 +113,7 @@ def test_the_log_details_name_the_call_never_its_message() -> None:
 
 
 def test_a_transaction_that_lost_a_race_is_read_again_not_failed() -> None:
-    from threadline.store.threads import lost_race
+    from threadline.store.items import lost_race
 
     # A failed condition or a conflicting transaction: the caller reads again and retries
     assert lost_race(cancelled("ConditionalCheckFailed", "None"))

@@ -99,7 +99,7 @@ def test_the_plan_carries_the_thread_its_key_and_its_status_partitions() -> None
     plan = execution_input(a_thread(), CIP_ORCHESTRATOR)
 
     assert set(plan) == {"thread", "run", "thread_key", "status_partitions", "stages"}
-    assert plan["run"] == {"id": RUN_ID, "seq": 1, "interrupt_policy": "manual"}
+    assert plan["run"] == {"id": RUN_ID, "seq": 1, "interrupt_policy": "manual", "input": None}
     assert plan["thread"] == {
         "id": THREAD_ID,
         "type": "cip_orchestrator",

@@ -193,8 +193,15 @@ def workflow_targets(rows: list[dict[str, Any]]) -> list[str]:
         return f"{label} ≤ {target:g}: {listed} — {'met' if met else 'NOT MET'}"
 
     lines = [
-        per_step("transitions_per_step", TARGET_TRANSITIONS_PER_STEP, "transitions per step"),
-        per_step("write_requests_per_step", TARGET_WRITE_REQUESTS_PER_STEP, "write requests per step"),
+        per_step("transitions_per_step", TARGET_TRANSITIONS_PER_STEP, "transitions per step (whole run)"),
+        per_step(
+            "step_record_write_requests_per_step",
+            TARGET_WRITE_REQUESTS_PER_STEP,
+            "write requests per step recorded (the run's end, 1 per run, apart)",
+        ),
+        per_step(
+            "write_requests_per_step", TARGET_WRITE_REQUESTS_PER_STEP, "write requests per step (whole run, its end in)"
+        ),
     ]
     clean = [r for r in rows if r["sample"] == "clean" and r.get("interrupt_policy", "manual") == "manual"]
     if clean:

@@ -452,6 +452,9 @@ def _history(deployment: Any, thread: dict[str, Any]) -> list[dict[str, Any]]:
             return events
 
 
+RUN_END_STATES = frozenset({"RecordRunCompleted", "RecordRunFailed"})
+
+
 def count_row(
     sample: str,
     policy: str,
@@ -479,6 +482,8 @@ def count_row(
             f" the state machine's client made {dict(machine.requests)}"
         )
     write_requests = sum(machine_requests.values()) + agent.count
+    # The run's own end (RecordRunCompleted or RecordRunFailed): one write per run, not per step.
+    run_end = sum(1 for e in events if e.get("stateEnteredEventDetails", {}).get("name") in RUN_END_STATES)
     units = machine.units + agent.units
     index_units = machine.index_units + agent.index_units
     steps = len(thread["steps"])
@@ -500,6 +505,8 @@ def count_row(
         "usd_per_1000_express": None if waits else usd_per_1000_express(transitions, lambdas, billed_units, prices),
         "transitions_per_step": round(transitions / steps, 2) if steps else None,
         "write_requests_per_step": round(write_requests / steps, 2) if steps else None,
+        "step_record_write_requests_per_step": round((write_requests - run_end) / steps, 2) if steps else None,
+        "run_end_write_requests": run_end,
         "thread_status": status,
         "decision": decision,
         "index_write_units": index_units,

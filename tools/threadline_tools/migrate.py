@@ -9,8 +9,9 @@ Copying turns each V1 thread item (``user_data`` inline, listing partitions with
 are. Then every header is indexed by the same code the stream indexer runs
 (``ThreadIndexer.apply``), so metadata items and counters come out exactly as live writes make
 them. ``--rebuild`` first deletes the table's counters, index state and metadata items, then
-indexes every header again: run it when nothing writes (a write during the rebuild could be
-counted twice). Both are idempotent: run them again after an interruption.
+indexes every header again (and the listing entries of every thread's runs, made anew from the
+threads: how a table from before runs gets its runs listed): run it when nothing writes (a write
+during the rebuild could be counted twice). Both are idempotent: run them again after an interruption.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize
+from threadline.store.runs import RunStore
 from threadline.store.thread_index import ThreadIndexer
 
 _DERIVED_PREFIXES = (keys.COUNTER_PK_PREFIX,)
@@ -110,7 +112,15 @@ def clear_index(client: Any, table: str) -> int:
 
 
 def index(client: Any, table: str) -> int:
-    """Index every thread header as the stream indexer would; the headers indexed anew."""
+    """Index every thread header as the stream indexer would, first mirroring each thread onto
+    its runs' listing entries (a thread from before runs gets the entry of its one run), which
+    are then indexed as headers too; the headers indexed anew."""
+    runs = RunStore(client, table)
+    for item in scan(client, table):
+        if item.get("sk", {}).get("S") == keys.THREAD_SK:
+            header = deserialize(item)
+            if not keys.is_runs_org(header["org_id"]):
+                runs.mirror(None, header)
     indexer = ThreadIndexer(client, table)
     applied = 0
     for item in scan(client, table):

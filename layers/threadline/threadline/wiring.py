@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from threadline.store.api_keys import ApiKeyStore
     from threadline.store.contexts import ContextStore
     from threadline.store.crypto import UserDataCipher
+    from threadline.store.runs import RunStore
     from threadline.store.steps import StepStore
     from threadline.store.thread_index import ThreadIndexer
     from threadline.store.thread_status import ThreadStatusStore
@@ -27,6 +28,7 @@ __all__ = [
     "context_store",
     "idempotent_replies",
     "reset",
+    "run_store",
     "status_store",
     "step_store",
     "thread_indexer",
@@ -91,6 +93,14 @@ def step_store() -> StepStore:
 
 
 @lru_cache(maxsize=1)
+def run_store() -> RunStore:
+    """The run repository."""
+    from threadline.store.runs import RunStore
+
+    return RunStore(clients.dynamodb(), settings().threads_table, settings().cursor_secret)
+
+
+@lru_cache(maxsize=1)
 def context_store() -> ContextStore:
     """The context document repository."""
     from threadline.store.contexts import ContextStore
@@ -134,6 +144,7 @@ def reset() -> None:
         thread_indexer,
         status_store,
         step_store,
+        run_store,
         context_store,
         workflow_runner,
     ):

@@ -78,6 +78,7 @@ def create_thread(
         updated_at=created_at,
         run_id=run_id,
         run_seq=1,
+        first_run_seq=1,
         interrupt_policy=policy,
     )
     run = Run(
@@ -101,22 +102,41 @@ def create_thread(
             # thread running without an execution.
             _fail(thread, statuses)
         raise
+    launch_run(thread, agent, run_input, statuses=statuses, runner=runner)
+    return thread
+
+
+def launch_run(
+    thread: Thread,
+    agent: AgentType,
+    run_input: dict[str, Any] | None,
+    *,
+    statuses: ThreadStatusStore,
+    runner: WorkflowRunner,
+) -> None:
+    """Start the execution of the thread's current run (stored ``running``), named after the run.
+
+    Never a running run without an execution (docs/operations.md, "Failures and retries"): a
+    start that failed leaves the thread ``failed`` (``WorkflowStartError``, 503); one that timed
+    out is looked up by name first, and taken as a success if it started.
+    """
+    run_id = thread.run_id or thread.id
+    run = RunRef(id=run_id, seq=thread.run_seq, interrupt_policy=thread.interrupt_policy, input=run_input)
     try:
-        runner.start(run_id, plan_execution(thread, agent, RunRef(id=run_id, seq=1, interrupt_policy=policy)))
+        runner.start(run_id, plan_execution(thread, agent, run))
     except Exception as error:
         started = _execution_exists(runner, run_id) if faults.may_have_taken_effect(error) else False
         if started:
-            return thread  # the call failed (timed out) after Step Functions had started the execution
+            return  # the call failed (timed out) after Step Functions had started the execution
         marked = _fail(thread, statuses)
         if marked is False:
-            return thread  # it had left `running` already: only its execution moves it, so it ran
+            return  # it had left `running` already: only its execution moves it, so it ran
         if started is None:
             runner.try_stop(run_id)  # it may have started where Step Functions could not tell
         outcome = "the thread is marked failed" if marked else "the thread could not be marked failed"
         raise WorkflowStartError(
             f"The thread's workflow could not be started; {outcome}", retry_after=faults.retry_after(error)
         ) from error
-    return thread
 
 
 def refuse_unfinishable(agent: AgentType, policy: str, workflow_type: str) -> None:
@@ -145,7 +165,7 @@ def _fail(thread: Thread, statuses: ThreadStatusStore) -> bool | None:
     more (or not stored); None when the write failed too (logged with the thread's id: the one
     case that may leave a thread running without an execution)."""
     try:
-        return statuses.move(thread.org_id, thread.id, "failed")
+        return statuses.move(thread.org_id, thread.id, "failed", run_id=thread.run_id)
     except Exception as error:
         logger.error(
             "a thread may be left running without an execution",

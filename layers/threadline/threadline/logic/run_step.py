@@ -163,6 +163,7 @@ def _outcome(task: AgentTask, load_context: ContextLoader, previous: dict[str, P
         context_id=thread.context_id,
         context=context,
         previous=previous,
+        input=dict(task.run.input or {}) if task.run is not None else {},
         load_context=lambda context_type, context_id: load_context(org_id, context_type, context_id),
     )
     result = run_agent(task.step.agent, agent_input)

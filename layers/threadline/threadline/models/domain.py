@@ -61,7 +61,7 @@ class Step(BaseModel):
     error: dict[str, Any] | None = None
     # How an interrupt step was decided: by a person through the API ("human"), or by its run's
     # interrupt policy ("auto_approved", "skipped"); None while it waits and for activities.
-    resolution: Literal["human", "auto_approved", "skipped"] | None = None
+    resolution: Literal["human", "dismissed", "auto_approved", "skipped"] | None = None
 
 
 RunStatus = Literal["running", "interrupted", "completed", "error", "cancelled"]
@@ -73,6 +73,7 @@ RUN_STATUS_OF: dict[ThreadStatus, RunStatus] = {
     "failed": "error",
     "cancelled": "cancelled",
 }
+THREAD_STATUS_OF: dict[RunStatus, ThreadStatus] = {run: thread for thread, run in RUN_STATUS_OF.items()}
 
 
 class Run(BaseModel):
@@ -93,6 +94,29 @@ class Run(BaseModel):
     created_at: str
     updated_at: str
     ended_at: str | None = None
+
+
+class Feedback(BaseModel):
+    """A rating of one of a run's artifacts (by its type) or steps."""
+
+    id: str
+    run_id: str
+    step_id: str | None = None
+    artifact_type: str | None = None
+    rating: Literal["positive", "negative"]
+    comment: str | None = None
+    requester: Requester | None = None
+    created_at: str
+
+
+class RunDetail(Run):
+    """A run with its steps, its output (its last artifacts), its pending interrupts (questions
+    for a person) and the feedback given on it."""
+
+    steps: list[Step] = Field(default_factory=list)
+    output_artifacts: list[dict[str, Any]] = Field(default_factory=list)
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    feedback: list[Feedback] = Field(default_factory=list)
 
 
 class Thread(BaseModel):
@@ -123,8 +147,11 @@ class Thread(BaseModel):
     # has one run named after itself, seq 0), its place, its interrupt policy, when it ended.
     run_id: str | None = None
     run_seq: int = 0
-    interrupt_policy: str = "manual"
+    interrupt_policy: Literal["manual", "auto_approve", "skip"] = "manual"
     ended_at: str | None = None
+    # 1 for a thread created with runs; 0 for one from before runs, whose first run (seq 0) is
+    # named after the thread and has no run item until a later run supersedes it.
+    first_run_seq: int = 0
 
 
 class NewThread(BaseModel):
@@ -182,3 +209,41 @@ class Decision(BaseModel):
 
     decision: str
     note: str | None = None
+
+
+class NewRun(NewThread):
+    """A run to start, as a request asks for it: on the thread ``thread_id``, or on a new thread
+    made from the context fields (as a thread is created); ``input`` goes to its agents."""
+
+    thread_id: str | None = None
+    input: dict[str, Any] | None = None
+
+    def to_new_thread(self) -> NewThread:
+        """The thread this request creates with its run."""
+        return NewThread.model_validate(self.model_dump(exclude={"thread_id", "input"}))
+
+    def check_for_thread(self) -> None:
+        """A run on an existing thread takes none of the fields that make a thread."""
+        for name in ("business_id", "context_type", "context_id", "project_id", "metadata", "user_data"):
+            if getattr(self, name) is not None:
+                raise InvalidParameterError(
+                    f"{name} makes a new thread: give it without thread_id (PATCH the thread to change it)", name
+                )
+
+
+class RunAction(BaseModel):
+    """A person's answer to a run's pending interrupt (the waiting step ``interrupt_id``)."""
+
+    type: Literal["decision", "dismissal"]
+    interrupt_id: str
+    decision: str | None = None
+    note: str | None = None
+
+
+class NewFeedback(BaseModel):
+    """A rating of one of a run's steps (``step_id``) or artifacts (``artifact_type``): one of them."""
+
+    step_id: str | None = None
+    artifact_type: str | None = None
+    rating: Literal["positive", "negative"]
+    comment: str | None = None

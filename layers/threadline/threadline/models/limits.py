@@ -16,6 +16,8 @@ MAX_METADATA_KEYS = 32
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_BYTES = 8 * 1024
 MAX_USER_DATA_BYTES = 256 * 1024
+# A run's ``input`` (any JSON object, stored as JSON text on the run item, given to its agents).
+MAX_RUN_INPUT_BYTES = 16 * 1024
 MAX_PAGE_SIZE = 100
 # What DynamoDB can store (a value beyond these is a 400 here, not a 500 at write time).
 MAX_NESTING_DEPTH = 32
@@ -71,6 +73,22 @@ def nesting_depth(value: Any) -> int:
             deepest = max(deepest, depth)
             pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
     return deepest
+
+
+def check_run_input(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Enforce a run input's size and nesting (stored as JSON text: no DynamoDB type limits);
+    raise ``ValueError`` naming the limit."""
+    if value is None:
+        return None
+    if nesting_depth(value) > MAX_NESTING_DEPTH:
+        raise ValueError(f"input may nest at most {MAX_NESTING_DEPTH} levels deep")
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except ValueError as error:  # NaN or an infinity, which JSON cannot carry
+        raise ValueError("input numbers must be finite") from error
+    if size > MAX_RUN_INPUT_BYTES:
+        raise ValueError(f"input must be at most {MAX_RUN_INPUT_BYTES} bytes as JSON")
+    return value
 
 
 def check_user_data(user_data: str | None) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from threadline.errors import InvalidParameterError
-from threadline.models.domain import Thread
+from threadline.models.domain import RunDetail, Thread
 from threadline.models.limits import check_metadata
 from threadline.models.metadata import MetadataFilter, parse_filter
 
@@ -58,6 +58,37 @@ class ThreadPage:
     """One page of a list."""
 
     threads: list[Thread]
+    has_more: bool
+    next_cursor: str | None
+    total_count: int | None
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list wants. ``org_id`` always scopes it; a restricted key's ``project_id`` too."""
+
+    org_id: str
+    project_id: str | None = None
+    thread_id: str | None = None
+    status: str | None = None
+    agent: str | None = None
+
+    def matches(self, run: RunDetail) -> bool:
+        """Whether ``run`` belongs to this list."""
+        return (
+            run.org_id == self.org_id
+            and self.project_id in (None, run.project_id)
+            and self.thread_id in (None, run.thread_id)
+            and self.status in (None, run.status)
+            and self.agent in (None, run.agent)
+        )
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of a list of runs (without their steps)."""
+
+    runs: list[RunDetail]
     has_more: bool
     next_cursor: str | None
     total_count: int | None

@@ -72,6 +72,8 @@ class RunRef(_Contract):
     id: str
     seq: int
     interrupt_policy: InterruptPolicy = "manual"
+    # What the run was started with for its agents (POST /v1/runs ``input``; ≤ 16 KB as JSON).
+    input: dict[str, Any] | None = None
 
 
 class StepProposal(_Contract):
@@ -127,10 +129,12 @@ class AgentTask(_Contract):
 
 
 class StepOutcome(_Contract):
-    """What a step leaves on its item: artifacts and output, as JSON strings the ASL writes as they are."""
+    """What a step leaves on its item: artifacts and output, as JSON strings the ASL writes as they
+    are, and (for an interrupt step a person answered) how it was answered."""
 
     artifacts_json: str
     output_json: str
+    resolution: Literal["human", "dismissed"] = "human"
 
 
 # ----- agents ----------------------------------------------------------------------------------
@@ -158,6 +162,8 @@ class AgentInput:
     context_id: str
     context: dict[str, Any]
     previous: dict[str, PreviousStep] = field(default_factory=dict)
+    # The run's input (POST /v1/runs ``input``), empty when it was given none.
+    input: dict[str, Any] = field(default_factory=dict)
     # Another context document of the same org (e.g. the operator's watchlist), or None.
     load_context: Callable[[str, str], dict[str, Any] | None] = lambda _type, _id: None
 

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from threadline.models.domain import Step
+from threadline.models.domain import Requester, Step, Thread
 from threadline.store.attributes import TypeDeserializer, TypeSerializer
 from threadline.timeutil import normalize
 
@@ -14,6 +14,7 @@ _DEFAULT_MESSAGES = {
     "States.Timeout": "The step did not finish within its timeout",
     "States.HeartbeatTimeout": "The step stopped sending heartbeats",
 }
+_LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -78,3 +79,38 @@ def step_error(raw: str) -> dict[str, Any]:
     if not message:  # e.g. a timeout, which Step Functions reports without a cause
         message = _DEFAULT_MESSAGES.get(kind, kind)
     return {"type": kind, "message": message}
+
+
+def lost_race(error: Exception) -> bool:
+    """Whether a cancelled transaction lost a race (a condition failed, or another transaction
+    held an item): read again and retry, rather than fail the request."""
+    reasons = {r.get("Code", "") for r in getattr(error, "response", {}).get("CancellationReasons", [])}
+    return bool(reasons & _LOST_RACE_REASONS) and reasons <= _LOST_RACE_REASONS | {"None", ""}
+
+
+def thread_from_header(item: dict[str, Any]) -> Thread:
+    """A thread header as stored, without its user data (a separate item)."""
+    requester = item.get("requester")
+    return Thread(
+        id=item["id"],
+        type=item["type"],
+        status=item["status"],
+        org_id=item["org_id"],
+        project_id=item["project_id"],
+        context_type=item["context_type"],
+        context_id=item["context_id"],
+        metadata=item.get("metadata"),
+        requester=Requester(**requester) if requester else None,
+        created_at=normalize(item["created_at"]),
+        updated_at=normalize(item["updated_at"]),
+        deleted=bool(item.get("deleted", False)),
+        deleted_at=item.get("deleted_at"),
+        deleted_by=item.get("deleted_by"),
+        version=int(item.get("version", 1)),
+        purge_at=int(item["purge_at"]) if item.get("purge_at") is not None else None,
+        run_id=str(item.get("execution_name") or item["id"]),
+        run_seq=int(item.get("run_seq", 0)),
+        interrupt_policy=item.get("interrupt_policy", "manual"),
+        ended_at=normalize(item["ended_at"]) if item.get("ended_at") else None,
+        first_run_seq=int(item.get("first_run_seq", 0)),
+    )

@@ -3,6 +3,7 @@
 Threads table (``pk``/``sk``), one partition per thread, so a thread and its
 steps come back in one Query and another tenant's id is simply absent::
 
+    feedback     pk = T#<org_id>#<thread_id>   sk = FEEDBACK#R<seq>#<created_at>#<id>   a rating of a run's work
     index state  pk = T#<org_id>#<thread_id>   sk = INDEXED          what the indexer last applied
     metadata     pk = T#<org_id>#<thread_id>   sk = META#<digest>    one per indexed metadata pair
     run          pk = T#<org_id>#<thread_id>   sk = RUN#<seq>            one per run of the thread
@@ -15,9 +16,13 @@ re-run never overwrites an earlier run's steps and every step sorts in the order
 Threads from before runs have one run (``seq`` 0, named after the thread) whose steps are
 ``STEP#<position>#<step name>``: digits sort before ``R``, so they come first.
 
-Runs are found by id through a pointer outside the thread's partition::
+Each run also has a listing entry, shaped as a thread header of the org's *runs* (the org id
+with ``~runs``, a character org ids never have), so the listing indexes, counters and indexer of
+threads list and count runs too: its dimensions are the run's status (in thread words: ``failed``
+for a run in error), its agent as ``type``, its thread as the context ``thread``/<thread_id>, and
+its project. It finds a run's thread from the run's id::
 
-    run pointer  pk = R#<org_id>#<run_id>      sk = RUN              thread_id, seq
+    run entry    pk = T#<org_id>~runs#<run_id>  sk = THREAD          thread_id, seq, the run as listed
 
 The sort keys sort in that order, so ``sk >= STEP#`` reads steps, header and user data
 without the index items, and ``sk >= THREAD`` the header and user data alone.
@@ -133,9 +138,22 @@ def is_run_step_sk(sk: str) -> bool:
     return sk.startswith(f"{STEP_SK_PREFIX}R")
 
 
+FEEDBACK_SK_PREFIX = "FEEDBACK#"
+
+
+def feedback_key(org_id: str, thread_id: str, run_seq: int, created_at: str, feedback_id: str) -> dict[str, str]:
+    """Primary key of a feedback item: in its thread's partition, by run, in the order given."""
+    return {"pk": thread_pk(org_id, thread_id), "sk": f"{run_feedback_prefix(run_seq)}{created_at}#{feedback_id}"}
+
+
+def run_feedback_prefix(run_seq: int) -> str:
+    """The sort key prefix of one run's feedback."""
+    return f"{FEEDBACK_SK_PREFIX}R{run_seq:04d}#"
+
+
 RUN_SK_PREFIX = "RUN#"
-RUN_POINTER_PK_PREFIX = "R#"
-RUN_POINTER_SK = "RUN"
+RUNS_ORG_SUFFIX = "~runs"
+RUN_CONTEXT_TYPE = "thread"
 
 
 def run_key(org_id: str, thread_id: str, run_seq: int) -> dict[str, str]:
@@ -143,9 +161,19 @@ def run_key(org_id: str, thread_id: str, run_seq: int) -> dict[str, str]:
     return {"pk": thread_pk(org_id, thread_id), "sk": f"{RUN_SK_PREFIX}{run_seq:04d}"}
 
 
-def run_pointer_key(org_id: str, run_id: str) -> dict[str, str]:
-    """Primary key of the item that finds a run's thread from the run's id."""
-    return {"pk": f"{RUN_POINTER_PK_PREFIX}{org_id}#{run_id}", "sk": RUN_POINTER_SK}
+def runs_org(org_id: str) -> str:
+    """The org under which an org's run entries are listed and counted (as threads are)."""
+    return f"{org_id}{RUNS_ORG_SUFFIX}"
+
+
+def is_runs_org(org_id: str) -> bool:
+    """Whether a thread header's org is an org's runs (the header is a run entry)."""
+    return org_id.endswith(RUNS_ORG_SUFFIX)
+
+
+def run_entry_key(org_id: str, run_id: str) -> dict[str, str]:
+    """Primary key of a run's listing entry (which also finds the run's thread)."""
+    return thread_key(runs_org(org_id), run_id)
 
 
 def index_name(dimension: Dimension, sort: SortField) -> str:

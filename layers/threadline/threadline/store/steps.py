@@ -18,9 +18,8 @@ from threadline.errors import ConflictError, InvalidParameterError
 from threadline.models.domain import Step, StepStatus, ThreadStatus
 from threadline.models.workflow import PlannedStep, RunRef, ThreadRef
 from threadline.store import keys
-from threadline.store.items import deserialize, serialize, step_from_item
+from threadline.store.items import deserialize, lost_race, serialize, step_from_item
 from threadline.store.thread_status import ThreadStatusStore
-from threadline.store.threads import lost_race
 from threadline.timeutil import now_iso
 
 if TYPE_CHECKING:

@@ -110,9 +110,10 @@ class ThreadIndexer:
 
     # ----- steps of one application ---------------------------------------------------------
     def _purge_partition(self, org_id: str, thread_id: str) -> None:
-        """A purged header takes its partition with it: steps, user data (one TTL, on the header,
-        purges a thread; TTL deletes cost no write units, and the header is the only item rewritten
-        when a thread is deleted). Its metadata items go with the counters, in ``_commit``."""
+        """A purged header takes its partition with it: steps, runs, user data (one TTL, on the
+        header, purges a thread; TTL deletes cost no write units, and the header is the only item
+        rewritten when a thread is deleted), and its runs' listing entries. Its metadata items go
+        with the counters, in ``_commit``."""
         keep = keys.INDEX_STATE_SK
         start: dict[str, Any] | None = None
         doomed: list[dict[str, Any]] = []
@@ -121,20 +122,23 @@ class ThreadIndexer:
                 "TableName": self._table,
                 "KeyConditionExpression": "pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": keys.thread_pk(org_id, thread_id)}},
-                "ProjectionExpression": "pk, sk",
+                "ProjectionExpression": "pk, sk, id",
                 "ConsistentRead": True,
             }
             if start:
                 request["ExclusiveStartKey"] = start
             reply = self._db.query(**request)
-            doomed += [
-                {"DeleteRequest": {"Key": item}}
-                for item in reply.get("Items", [])
-                if item["sk"]["S"] != keep and not item["sk"]["S"].startswith(keys.METADATA_SK_PREFIX)
-            ]
+            for item in reply.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk != keep and not sk.startswith(keys.METADATA_SK_PREFIX):
+                    doomed.append({"DeleteRequest": {"Key": {"pk": item["pk"], "sk": item["sk"]}}})
+                if sk.startswith(keys.RUN_SK_PREFIX):  # its run's listing entry, outside the partition
+                    doomed.append({"DeleteRequest": {"Key": serialize(keys.run_entry_key(org_id, item["id"]["S"]))}})
             start = reply.get("LastEvaluatedKey")
             if not start:
                 break
+        if not keys.is_runs_org(org_id):  # the entry of a thread's run from before runs, if mirrored
+            doomed.append({"DeleteRequest": {"Key": serialize(keys.run_entry_key(org_id, thread_id))}})
         self._batch_write(doomed)
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:

@@ -13,30 +13,22 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from threadline.errors import NotFoundError, UndecryptableError
-from threadline.models.domain import Requester, Run, Thread
+from threadline.models.domain import Run, Thread
 from threadline.models.listing import PageRequest, ThreadFilter, ThreadPage
 from threadline.store import keys
 from threadline.store.crypto import UserDataCipher
-from threadline.store.items import deserialize, serialize, step_from_item
+from threadline.store.items import deserialize, lost_race, serialize, step_from_item, thread_from_header
 from threadline.store.runs import run_writes
 from threadline.store.thread_list import ThreadLister
 from threadline.store.thread_status import status_assignment
-from threadline.timeutil import normalize, now_iso, parse_time
+from threadline.timeutil import now_iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _BATCH_GET_KEYS = 100
-_LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 logger = Logger(service="threadline")
-
-
-def lost_race(error: Exception) -> bool:
-    """Whether a cancelled transaction lost a race (a condition failed, or another transaction
-    held an item): read again and retry, rather than fail the request."""
-    reasons = {r.get("Code", "") for r in getattr(error, "response", {}).get("CancellationReasons", [])}
-    return bool(reasons & _LOST_RACE_REASONS) and reasons <= _LOST_RACE_REASONS | {"None", ""}
 
 
 class ThreadStore:
@@ -67,7 +59,7 @@ class ThreadStore:
             }
         ]
         if run is not None:
-            writes += run_writes(self._table, run)
+            writes += run_writes(self._table, run, thread.version)
         if thread.user_data is not None:
             writes.append(self._user_data_write(thread))
         # The token makes the SDK's retry of a write that timed out after committing succeed
@@ -325,27 +317,4 @@ class ThreadStore:
     def _thread(self, item: dict[str, Any], user_data_item: dict[str, Any] | None) -> Thread:
         blob = user_data_item.get("user_data_enc") if user_data_item else None
         user_data = self._cipher.decrypt(item["org_id"], item["id"], bytes(blob)) if blob is not None else None
-        requester = item.get("requester")
-        return Thread(
-            id=item["id"],
-            type=item["type"],
-            status=item["status"],
-            org_id=item["org_id"],
-            project_id=item["project_id"],
-            context_type=item["context_type"],
-            context_id=item["context_id"],
-            metadata=item.get("metadata"),
-            user_data=user_data,
-            requester=Requester(**requester) if requester else None,
-            created_at=normalize(item["created_at"]),
-            updated_at=normalize(item["updated_at"]),
-            deleted=bool(item.get("deleted", False)),
-            deleted_at=item.get("deleted_at"),
-            deleted_by=item.get("deleted_by"),
-            version=int(item.get("version", 1)),
-            purge_at=int(item["purge_at"]) if item.get("purge_at") is not None else None,
-            run_id=str(item.get("execution_name") or item["id"]),
-            run_seq=int(item.get("run_seq", 0)),
-            interrupt_policy=str(item.get("interrupt_policy", "manual")),
-            ended_at=item.get("ended_at"),
-        )
+        return thread_from_header(item).model_copy(update={"user_data": user_data})

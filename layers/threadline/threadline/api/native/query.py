@@ -1,10 +1,18 @@
-"""The native list query (``GET /v1/threads``): Middesk's page/per_page, or limit/cursor, and filters."""
+"""The native list queries (``GET /v1/threads``, ``GET /v1/runs``): Middesk's page/per_page, or
+limit/cursor, and filters."""
 
 from __future__ import annotations
 
 from threadline.errors import InvalidParameterError
 from threadline.models.domain import Tenant
-from threadline.models.listing import DEFAULT_PAGE_SIZE, PageRequest, SortField, ThreadFilter, parse_metadata_filter
+from threadline.models.listing import (
+    DEFAULT_PAGE_SIZE,
+    PageRequest,
+    RunFilter,
+    SortField,
+    ThreadFilter,
+    parse_metadata_filter,
+)
 
 
 def native_query(
@@ -26,10 +34,7 @@ def native_query(
     direction: str,
 ) -> tuple[ThreadFilter, PageRequest]:
     """The filter and window of a ``GET /v1/threads`` query (Middesk paging or cursor paging)."""
-    if cursor is not None and (page is not None or per_page is not None):
-        raise InvalidParameterError("cursor pages with limit; page pages with per_page: use one or the other", "cursor")
-    if limit is not None and (page is not None or per_page is not None):
-        raise InvalidParameterError("limit pages with cursor; page pages with per_page: use one or the other", "limit")
+    window = page_window(page=page, per_page=per_page, limit=limit, cursor=cursor, sort=sort, direction=direction)
     if business_id is not None and (context_type is not None or context_id is not None):
         raise InvalidParameterError("give either business_id or context_type and context_id", "business_id")
     if (context_type is None) != (context_id is None):
@@ -38,7 +43,6 @@ def native_query(
     context = ("business", business_id) if business_id is not None else None
     if context_type is not None and context_id is not None:
         context = (context_type, context_id)
-    size = per_page or limit or DEFAULT_PAGE_SIZE
     wanted = ThreadFilter(
         org_id=tenant.org_id,
         project_id=project_id,
@@ -48,7 +52,38 @@ def native_query(
         metadata=parse_metadata_filter(metadata),
         include_deleted=include_deleted,
     )
-    window = PageRequest(
+    return wanted, window
+
+
+def native_run_query(
+    tenant: Tenant,
+    *,
+    page: int | None,
+    per_page: int | None,
+    limit: int | None,
+    cursor: str | None,
+    thread_id: str | None,
+    status: str | None,
+    agent: str | None,
+    sort: SortField,
+    direction: str,
+) -> tuple[RunFilter, PageRequest]:
+    """The filter and window of a ``GET /v1/runs`` query (paging as ``GET /v1/threads``)."""
+    window = page_window(page=page, per_page=per_page, limit=limit, cursor=cursor, sort=sort, direction=direction)
+    return RunFilter(org_id=tenant.org_id, thread_id=thread_id, status=status, agent=agent), window
+
+
+def page_window(
+    *, page: int | None, per_page: int | None, limit: int | None, cursor: str | None, sort: SortField, direction: str
+) -> PageRequest:
+    """The order and window of a native list: Middesk paging (page/per_page, counted) or cursor
+    paging (limit/cursor), never both."""
+    if cursor is not None and (page is not None or per_page is not None):
+        raise InvalidParameterError("cursor pages with limit; page pages with per_page: use one or the other", "cursor")
+    if limit is not None and (page is not None or per_page is not None):
+        raise InvalidParameterError("limit pages with cursor; page pages with per_page: use one or the other", "limit")
+    size = per_page or limit or DEFAULT_PAGE_SIZE
+    return PageRequest(
         sort=sort,
         descending=direction == "desc",
         limit=size,
@@ -58,4 +93,3 @@ def native_query(
         # cursor paging (our extension, meant for any scale) does not.
         with_total=limit is None and cursor is None,
     )
-    return wanted, window
