@@ -243,7 +243,7 @@ def new_thread(
 
 
 def touch(deployment: Deployment, org_id: str, thread_id: str, at: str) -> bool:
-    """A step's write of the header, as the state machine's TouchThread* states make it."""
+    """A step's write of the header, as a step's end touches its thread (``StepStore.finish``)."""
     try:
         clients.dynamodb().update_item(
             TableName=deployment.threads_table,

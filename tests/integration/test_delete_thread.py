@@ -256,7 +256,17 @@ def test_a_workflow_finishing_after_cancellation_leaves_the_thread_cancelled(
     history = clients.stepfunctions().get_execution_history(executionArn=runner.execution_arn(thread.id))["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     # (its first step's start was refused: the thread is not active)
-    assert entered == ["RunStages", "RunSteps", "StepKind", "RunStep", "RecordRunFailed", "WorkflowFailed"]
+    # (the step's record of its failure finds no step to close)
+    assert entered == [
+        "RunStages",
+        "RunSteps",
+        "StepKind",
+        "RunStep",
+        "RecordStepFailed",
+        "StepFailed",
+        "RecordRunFailed",
+        "WorkflowFailed",
+    ]
     assert raw_thread_item(deployment, "acme", thread.id) == before
     assert [i for i in table_items(deployment) if i["sk"]["S"].startswith("STEP#")] == []
 

@@ -7,11 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from threadline import wiring
+from threadline import clients, wiring
+from threadline.logic.cancel_thread import cancel_thread
 from threadline.models.agent_types import AgentType, StepDefinition
+from threadline.models.domain import Tenant
 from threadline.models.workflow import RunRef
 from threadline.store.plan import plan_execution, step_id
 from threadline.workflow import agent_types as registry
+from threadline.workflow.executions import WorkflowRunner
 from threadline_tools.provision import Deployment
 
 from tests.conftest import (
@@ -21,6 +24,7 @@ from tests.conftest import (
     business_document,
     describe_execution,
     error_body,
+    execution_arn,
     invoke,
     key_id,
     load_event,
@@ -150,6 +154,40 @@ def test_a_rejection_completes_the_thread_with_the_decision(
     # Then 409: it no longer waits, and nothing changes
     assert again.status == 409
     assert again.json() == not_waiting(review["id"])
+
+
+def test_a_decision_arriving_after_a_cancel_is_not_recorded(
+    api: Api, deployment: Deployment, waiting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a thread waiting at its human review, cancelled between the decision's claim of the
+    # task token and its arrival (and whose execution the cancel could not stop)
+    review = steps_of(waiting)["human_review"]
+    tenant = Tenant(org_id="acme", key_id=key_id(api.key), scopes=frozenset({"read", "write"}))
+    send = WorkflowRunner.send_decision
+
+    def cancelled_first(runner: WorkflowRunner, token: str, outcome: Any) -> bool:
+        cancel_thread(tenant, waiting["id"], store=wiring.thread_store(), steps=wiring.step_store(), runner=runner)
+        return send(runner, token, outcome)
+
+    monkeypatch.setattr(WorkflowRunner, "send_decision", cancelled_first)
+    monkeypatch.setattr(WorkflowRunner, "try_stop", lambda runner, name: False)
+
+    # When the decision is sent
+    reply = api.call("POST", resolve_path(waiting["id"], review["id"]), body={"decision": "approve"})
+
+    # Then the run does not record it (RecordDecision's thread condition refuses: ThreadClosed), and
+    # the thread and its review stay as the cancel left them
+    assert reply.status == 200, reply.body
+    [execution] = settle(deployment)
+    assert execution["status"] == "FAILED"
+    history = clients.stepfunctions().get_execution_history(
+        executionArn=execution_arn(deployment, waiting["id"]), maxResults=1000
+    )["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert entered[-5:] == ["RecordDecision", "DecisionRefused", "ThreadClosed", "RecordRunFailed", "WorkflowFailed"]
+    thread = api.call("GET", f"/v1/threads/{waiting['id']}").json()
+    assert (thread["status"], steps_of(thread)["human_review"]["status"]) == ("cancelled", "cancelled")
+    assert steps_of(thread)["human_review"]["resolution"] is None
 
 
 def test_only_a_waiting_step_can_be_resolved(api: Api, deployment: Deployment, quick_waiting: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from threadline.store import keys as store_keys
 from threadline.store.items import serialize
 from threadline_tools.provision import Deployment
 
-from tests.conftest import Api, Seed, drain, start_thread, wait_for_thread
+from tests.conftest import Api, Seed, drain, start_thread, table_items, wait_for_thread
 
 ACME = Tenant(org_id="acme", key_id="listkey00000", key_name="lister", scopes=frozenset({"read", "write"}))
 
@@ -140,3 +140,26 @@ def test_a_purged_thread_takes_its_runs_entries_and_counts(seed: Seed, deploymen
         TableName=deployment.threads_table, Key=serialize(store_keys.run_entry_key("acme", thread.id))
     )
     assert "Item" not in entry
+
+
+def test_a_purged_thread_from_before_runs_run_again_takes_every_entry(
+    api: Api, seed: Seed, deployment: Deployment
+) -> None:
+    # Given a thread from before runs (its run named after it) that was run again
+    seed.business("biz-1")
+    thread = seed.thread(status="completed")
+    rerun(thread.id)
+    wait_for_thread(api, deployment, thread.id, "completed")
+    assert listed().total_count == 2
+
+    # When DynamoDB's TTL purges it
+    clients.dynamodb().delete_item(
+        TableName=deployment.threads_table, Key=serialize(store_keys.thread_key("acme", thread.id))
+    )
+
+    # Then both runs' entries and counts go with it (the first run's entry is named as the thread)
+    page = listed()
+    assert (page.runs, page.total_count) == ([], 0)
+    # (what stays is what stays of any purged thread: counters at 0, the indexer's tombstones)
+    left = [i for i in table_items(deployment) if thread.id in i["pk"]["S"]]
+    assert [i for i in left if not i["pk"]["S"].startswith("N#") and i["sk"]["S"] != "INDEXED"] == []

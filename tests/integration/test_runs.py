@@ -57,9 +57,8 @@ RUN_SUMMARY_FIELDS = {
     "started_at",
     "ended_at",
     "interrupt_policy",
-    "input",
 }
-RUN_FIELDS = RUN_SUMMARY_FIELDS | {"output", "interrupts", "steps", "feedback"}
+RUN_FIELDS = RUN_SUMMARY_FIELDS | {"input", "output", "interrupts", "steps", "feedback"}
 FEEDBACK_FIELDS = {
     "object",
     "id",

@@ -198,8 +198,16 @@ def test_a_decision_is_recorded_with_its_threads_change_only_while_the_run_is_cu
     assert [(c["StringMatches"], c["Next"]) for c in refused["Choices"]] == [
         ("*, ConditionalCheckFailed*", "ThreadClosed"),
         ("*ConditionalCheckFailed, None*", "DecisionRecorded"),
+        ("*TransactionConflict*", "DecisionConflicted"),
     ]
-    assert ALL_STATES[refused["Default"]]["Next"] == "RecordDecision"  # another transaction held it
+    assert ALL_STATES["DecisionConflicted"]["Next"] == "RecordDecision"  # another transaction held it
+    assert ALL_STATES[refused["Default"]]["Type"] == "Fail"  # never a loop on a reason it cannot wait out
+
+
+def test_a_failed_step_task_closes_its_step() -> None:
+    # The agent function's own failures, or its timeout or crash after the step started
+    caught = ALL_STATES["RunStep"]["Catch"]
+    assert caught == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordStepFailed"}]
 
 
 def lambda_tasks() -> dict[str, dict[str, Any]]:

@@ -416,7 +416,7 @@ def _measure_writes(
 
 
 def _touch(table: str, thread: Thread) -> None:
-    """The state machine's write of a step's thread (``TouchThread*`` in the ASL)."""
+    """A step's write of its thread (its end's touch, ``StepStore.finish``)."""
     from threadline import clients
     from threadline.store import keys
     from threadline.timeutil import now_iso

@@ -96,15 +96,26 @@ def copy(client: Any, source: str, target: str) -> int:
 
 def clear_index(client: Any, table: str) -> int:
     """Delete what the indexer derives (counters, index state, metadata items), and what is left of
-    threads already purged (their steps and user data, had the indexer failed on the purge); the
-    items deleted."""
-    items = [{"pk": item["pk"], "sk": item["sk"]} for item in scan(client, table)]
+    threads already purged (their steps, user data and run entries, had the indexer failed on the
+    purge); the items deleted."""
+    raw = list(scan(client, table))
+    items = [{"pk": item["pk"], "sk": item["sk"]} for item in raw]
     with_header = {k["pk"]["S"] for k in items if k["sk"]["S"] == keys.THREAD_SK}
+    # A run entry whose thread is gone (its thread's purge missed it) is no run any more.
+    orphans = {
+        item["pk"]["S"]
+        for item in raw
+        if item["sk"]["S"] == keys.THREAD_SK
+        and keys.is_runs_org(item["org_id"]["S"])
+        and keys.thread_pk(item["org_id"]["S"].removesuffix(keys.RUNS_ORG_SUFFIX), item["thread_id"]["S"])
+        not in with_header
+    }
     doomed = [
         {"DeleteRequest": {"Key": key}}
         for key in items
         if key["pk"]["S"].startswith(_DERIVED_PREFIXES)
         or key["sk"]["S"].startswith(_DERIVED_SKS)
+        or key["pk"]["S"] in orphans
         or (key["pk"]["S"].startswith(keys.THREAD_PK_PREFIX) and key["pk"]["S"] not in with_header)
     ]
     _write(client, table, doomed)

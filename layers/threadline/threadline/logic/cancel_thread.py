@@ -23,10 +23,16 @@ def unstarted_steps(thread: Thread) -> list[str]:
 
 
 def cancel_thread(
-    tenant: Tenant, thread_id: str, *, store: ThreadStore, steps: StepStore, runner: WorkflowRunner
+    tenant: Tenant,
+    thread_id: str,
+    *,
+    store: ThreadStore,
+    steps: StepStore,
+    runner: WorkflowRunner,
+    run_id: str | None = None,
 ) -> Thread:
     """Mark an active thread ``cancelled``, with its running and waiting steps, and stop its
-    execution; a finished one is a 409.
+    execution; a finished one is a 409 (with ``run_id``, also one whose current run is another).
 
     The thread and its open steps close in one transaction, stamped with one moment, from the
     version read: the answer and every later read show no open step, and ``updated_at`` is the
@@ -36,11 +42,15 @@ def cancel_thread(
     """
     for _ in range(_ATTEMPTS):
         thread, execution_name = visible_thread(tenant, thread_id, store, with_steps=False)
-        if thread.status not in ACTIVE_STATUSES:
+        if thread.status not in ACTIVE_STATUSES or run_id not in (None, thread.run_id):
             raise ConflictError(f"Thread {thread_id} has already finished ({thread.status})", "id")
         cause = {"Error": "ThreadCancelled", "Cause": "The thread was cancelled"}
         unstarted = unstarted_steps(thread)
-        if steps.finish_thread(tenant.org_id, thread_id, "cancelled", thread.version, now_iso(), cause, unstarted):
+        at = now_iso()
+        closed = steps.finish_thread(
+            tenant.org_id, thread_id, "cancelled", thread.version, at, cause, unstarted, run_id=thread.run_id
+        )
+        if closed is not None:
             # The cancellation is committed: an error now would make the caller's retry a 409.
             runner.try_stop(execution_name)
             return store.get(tenant.org_id, thread_id, strict=False)[0]

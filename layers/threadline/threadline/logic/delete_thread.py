@@ -36,6 +36,7 @@ def delete_thread(
                 "deleted_by": tenant.key_id,
                 "updated_at": format_time(moment),
                 "status": "cancelled" if was_active else thread.status,
+                "ended_at": format_time(moment) if was_active else thread.ended_at,  # its run ends with it
                 "version": thread.version + 1,
             }
         )

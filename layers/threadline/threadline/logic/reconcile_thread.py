@@ -6,10 +6,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from threadline.models.domain import ThreadStatus
+from threadline.logic.cancel_thread import unstarted_steps
+from threadline.models.domain import ACTIVE_STATUSES, ThreadStatus
 from threadline.models.workflow import ExecutionInput
+from threadline.store.items import thread_from_header
 from threadline.store.steps import StepStore
 from threadline.store.thread_status import ThreadStatusStore
+from threadline.timeutil import now_iso
+
+_ATTEMPTS = 5
 
 # Execution status → (thread status, status of steps left open)
 _FINAL: dict[str, tuple[ThreadStatus, str]] = {
@@ -40,6 +45,31 @@ def reconcile_thread(detail: dict[str, Any], *, steps: StepStore, statuses: Thre
         "Cause": detail.get("cause") or f"The workflow execution ended {status}",
     }
     run_id = str(detail.get("name") or thread.id)  # an execution is named after its run
-    closed_steps = steps.close_open_steps(thread.org_id, thread.id, step_status, error, run_id=run_id)
-    changed = statuses.move(thread.org_id, thread.id, thread_status, run_id=run_id)
-    return {"changed": changed, "thread_status": thread_status if changed else None, "closed_steps": closed_steps}
+    at = now_iso()
+    for _ in range(_ATTEMPTS):
+        header = statuses.header(thread.org_id, thread.id)
+        if (
+            header is None
+            or header.get("execution_name", thread.id) != run_id
+            or header["status"] not in ACTIVE_STATUSES
+        ):
+            # The thread is gone, runs another run, or is finished: only this run's open steps close.
+            left = steps.close_open_steps(thread.org_id, thread.id, step_status, error, run_id=run_id)
+            return {"changed": False, "thread_status": None, "closed_steps": left}
+        current = thread_from_header(header)
+        # One transaction, as a cancel: the thread's move (this run still current, the version read)
+        # with its open steps, checking the run's steps not started are still absent (a task still
+        # in flight may start one meanwhile).
+        closed = steps.finish_thread(
+            thread.org_id,
+            thread.id,
+            thread_status,
+            current.version,
+            at,
+            error,
+            unstarted_steps(current),
+            run_id=run_id,
+        )
+        if closed is not None:
+            return {"changed": True, "thread_status": thread_status, "closed_steps": closed}
+    raise RuntimeError(f"thread {thread.id} kept changing while its run {run_id} was reconciled")

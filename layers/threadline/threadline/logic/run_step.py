@@ -91,7 +91,8 @@ def _decide_by_policy(task: AgentTask, previous: dict[str, PreviousStep], steps:
     """Record an interrupt step decided by its run's policy, in one write: ``auto_approve`` takes the
     step's proposed decision, ``skip`` records that no one decided."""
     run, step = task.run, task.step
-    assert run is not None
+    if run is None or run.interrupt_policy == "manual":  # the plan sends a manual run's interrupts to the wait
+        raise ValueError(f"step {step.name} waits for a person: it is no task for the agent function to decide")
     if run.interrupt_policy == "skip":
         record = StepRecord(
             "completed", artifacts_json="[]", output_json=json.dumps({"skipped": True}), resolution="skipped"

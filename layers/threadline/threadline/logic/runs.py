@@ -122,12 +122,6 @@ def get_run(tenant: Tenant, run_id: str, *, store: ThreadStore, runs: RunStore) 
     return detail(thread, run, runs.feedback(thread.org_id, thread.id, run.seq))
 
 
-def list_thread_runs(tenant: Tenant, thread_id: str, *, store: ThreadStore, runs: RunStore) -> list[RunDetail]:
-    """Every run of one of the tenant's threads, in the order they started (without feedback)."""
-    thread = _thread_of(tenant, thread_id, store, parameter="thread_id", with_steps=True)
-    return [detail(thread, run, []) for run in _runs_of(thread, runs.runs(thread.org_id, thread.id))]
-
-
 def cancel_run(
     tenant: Tenant, run_id: str, *, store: ThreadStore, steps: StepStore, runner: WorkflowRunner, runs: RunStore
 ) -> RunDetail:
@@ -136,7 +130,7 @@ def cancel_run(
     if run.status not in ("running", "interrupted"):
         raise ConflictError(f"Run {run_id} has already finished ({run.status})", "id")
     try:
-        cancel_thread(tenant, thread.id, store=store, steps=steps, runner=runner)
+        cancel_thread(tenant, thread.id, store=store, steps=steps, runner=runner, run_id=run.id)
     except ConflictError as error:  # it finished meanwhile
         raise ConflictError(f"Run {run_id} has already finished", "id") from error
     return get_run(tenant, run_id, store=store, runs=runs)
@@ -221,7 +215,7 @@ def find_run(tenant: Tenant, run_id: str, *, store: ThreadStore, runs: RunStore)
         thread = visible_thread(tenant, thread_id, store)[0]
     except NotFoundError:
         raise missing from None
-    run = next((r for r in _runs_of(thread, runs.runs(thread.org_id, thread.id)) if r.seq == seq), None)
+    run = next((r for r in thread_runs(thread, runs.runs(thread.org_id, thread.id)) if r.seq == seq), None)
     if run is None or run.id != run_id:
         raise missing
     return thread, run
@@ -266,10 +260,6 @@ def _thread_of(
         raise NotFoundError(error.message, parameter) from None
 
 
-def _runs_of(thread: Thread, stored: list[Run]) -> list[Run]:
-    return thread_runs(thread, stored)
-
-
 def _current(thread: Thread, stored: list[Run]) -> Run:
     """The thread's current run as it ended (a run is superseded only once finished)."""
     return next(run for run in thread_runs(thread, stored) if run.seq == thread.run_seq)
@@ -295,6 +285,6 @@ def list_runs(tenant: Tenant, wanted: RunFilter, page: PageRequest, *, store: Th
         thread = _thread_of(tenant, wanted.thread_id, store, parameter="thread_id")
     except NotFoundError:
         return empty  # a filter naming no thread of the tenant's matches nothing
-    matching = [detail(thread, run, []) for run in _runs_of(thread, runs.runs(thread.org_id, thread.id))]
+    matching = [detail(thread, run, []) for run in thread_runs(thread, runs.runs(thread.org_id, thread.id))]
     matching = [run for run in matching if wanted.matches(run)]
     return page_of(matching, page)

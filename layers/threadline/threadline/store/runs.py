@@ -167,7 +167,11 @@ class RunStore:
 
     def list_runs(self, wanted: RunFilter, page: PageRequest) -> RunPage:
         """A page of an org's runs: their entries listed as the threads of the org's runs are
-        (the same indexes, counters and cursors, ``store.thread_list``)."""
+        (the same indexes, counters and cursors, ``store.thread_list``). One thread's runs are
+        read from its partition instead (``logic.runs.list_runs``): ``wanted.thread_id`` is not
+        this list's."""
+        if wanted.thread_id is not None:
+            raise ValueError("a thread's runs are read from its partition")
         entries: dict[str, dict[str, Any]] = {}
 
         def fetch(pks: list[str], _with_user_data: bool) -> dict[str, Thread]:
@@ -180,7 +184,6 @@ class RunStore:
             project_id=wanted.project_id,
             status=THREAD_STATUS_OF[wanted.status] if wanted.status is not None else None,  # type: ignore[index]
             type=wanted.agent,
-            context=(keys.RUN_CONTEXT_TYPE, wanted.thread_id) if wanted.thread_id is not None else None,
         )
         listed = ThreadLister(self._db, self._table, fetch, self._cursor_secret).page(as_threads, page)
         return RunPage(

@@ -343,22 +343,22 @@ class StepStore:
         at: str,
         error: dict[str, str],
         unstarted: Sequence[str] = (),
-    ) -> bool:
+        run_id: str | None = None,
+    ) -> int | None:
         """Move an active thread to the final status ``to`` and close its open steps with it, in
-        one transaction stamped ``at``, if the thread is still at ``expected_version`` and none of
-        the current run's ``unstarted`` planned steps (sort keys) started meanwhile (a step's start
-        only checks the thread). False otherwise."""
-        writes = [
-            self._statuses.move_item(org_id, thread_id, to, at=at, expected_version=expected_version),
-            *self.close_open_step_writes(org_id, thread_id, to, error, at, unstarted=unstarted),
-        ]
+        one transaction stamped ``at``, if the thread is still at ``expected_version`` (with
+        ``run_id``, that run still current) and none of the current run's ``unstarted`` planned
+        steps (sort keys) started meanwhile (a step's start only checks the thread). How many
+        steps it closed; None when it lost a race (read again)."""
+        closing = self.close_open_step_writes(org_id, thread_id, to, error, at, unstarted=unstarted)
+        move = self._statuses.move_item(org_id, thread_id, to, at=at, expected_version=expected_version, run_id=run_id)
         try:
-            self._db.transact_write_items(TransactItems=writes)
+            self._db.transact_write_items(TransactItems=[move, *closing])
         except self._db.exceptions.TransactionCanceledException as failure:
             if lost_race(failure):
-                return False
+                return None
             raise
-        return True
+        return sum(1 for write in closing if "Update" in write)
 
     def close_open_step_writes(
         self,

@@ -139,7 +139,8 @@ class ThreadIndexer:
                 break
         if not keys.is_runs_org(org_id):  # the entry of a thread's run from before runs, if mirrored
             doomed.append({"DeleteRequest": {"Key": serialize(keys.run_entry_key(org_id, thread_id))}})
-        self._batch_write(doomed)
+        unique = {(r["DeleteRequest"]["Key"]["pk"]["S"], r["DeleteRequest"]["Key"]["sk"]["S"]): r for r in doomed}
+        self._batch_write(list(unique.values()))  # (a batch naming one key twice is refused)
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):

@@ -1,9 +1,11 @@
 """A thread's status, changed in one place: every move (a step waiting or resumed, cancel,
 delete, reconcile, a workflow that could not start) is written here, under the one table of
-moves a status may make, so a finished thread never comes back to life.
+moves a status may make, so a finished run never comes back to life.
 
-The state machine's own thread writes (``TouchThread*`` in the ASL) carry the same condition,
-``status IN (running, interrupted)``; a test holds the two together.
+The state machine's own thread writes (``RecordDecision``, ``RecordRun*`` in the ASL) carry
+the same condition, ``status IN (running, interrupted)``, with the run still current
+(``ACTIVE_RUN_CONDITION``); a test holds the two together. A thread leaves a final status only
+by starting its next run (``store.runs.RunStore.start``): a run's own status never goes back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadline.models.domain import ACTIVE_STATUSES, ThreadStatus
 from threadline.store import keys
-from threadline.store.items import serialize
+from threadline.store.items import deserialize, serialize
 from threadline.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -53,6 +55,13 @@ class ThreadStatusStore:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
         self._table = table
+
+    def header(self, org_id: str, thread_id: str) -> dict[str, Any] | None:
+        """A thread's header as stored now (a strongly consistent read), or None."""
+        reply = self._db.get_item(
+            TableName=self._table, Key=serialize(keys.thread_key(org_id, thread_id)), ConsistentRead=True
+        )
+        return deserialize(reply["Item"]) if "Item" in reply else None
 
     def move(self, org_id: str, thread_id: str, to: ThreadStatus, run_id: str | None = None) -> bool:
         """Give the thread status ``to`` if it may move there now (with ``run_id``, only while that

@@ -90,7 +90,7 @@ class ThreadStore:
             "UpdateExpression": (
                 "SET deleted = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge,"
                 f" updated_at = :at, {assignment}, {moves}, version = :version"
-                + (", ended_at = :at" if thread.ended_at is None else "")  # a run it cancels ends
+                + (", ended_at = :ended" if thread.ended_at is not None else "")
             ),
             "ConditionExpression": "version = :expected AND deleted = :false",
             "ExpressionAttributeNames": {"#status": "status", **names},
@@ -102,6 +102,7 @@ class ThreadStore:
                     ":by": thread.deleted_by,
                     ":purge": purge_at,
                     ":version": thread.version,
+                    **({":ended": thread.ended_at} if thread.ended_at is not None else {}),
                     ":expected": expected_version,
                     **status_values,
                     **values,

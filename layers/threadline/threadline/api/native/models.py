@@ -336,7 +336,8 @@ class RunOutputOut(BaseModel):
 
 
 class RunSummaryOut(BaseModel):
-    """A run without its steps, output, interrupts and feedback, as listed."""
+    """A run without its input, steps, output, interrupts and feedback, as listed (the list reads
+    the runs' listing entries, which carry none of them: read one run for them)."""
 
     object: Literal["run"] = "run"
     id: str
@@ -349,7 +350,6 @@ class RunSummaryOut(BaseModel):
     started_at: str
     ended_at: str | None
     interrupt_policy: InterruptPolicyField
-    input: dict[str, Any] | None
 
     @classmethod
     def fields_of(cls, run: Run) -> dict[str, Any]:
@@ -365,7 +365,6 @@ class RunSummaryOut(BaseModel):
             "started_at": run.created_at,  # a run starts as it is created
             "ended_at": run.ended_at,
             "interrupt_policy": run.interrupt_policy,
-            "input": run.input,
         }
 
     @classmethod
@@ -375,8 +374,9 @@ class RunSummaryOut(BaseModel):
 
 
 class RunOut(RunSummaryOut):
-    """A run with its steps (in the order they started), output, pending interrupts and feedback."""
+    """A run with its input, steps (in the order they started), output, pending interrupts and feedback."""
 
+    input: dict[str, Any] | None
     output: RunOutputOut
     interrupts: list[InterruptOut]
     steps: list[Step]
@@ -388,6 +388,7 @@ class RunOut(RunSummaryOut):
         detail = run if isinstance(run, RunDetail) else RunDetail(**run.model_dump())
         return cls(
             **cls.fields_of(detail),
+            input=detail.input,
             output=RunOutputOut(artifacts=[Artifact.model_validate(a) for a in detail.output_artifacts]),
             interrupts=[InterruptOut.model_validate(i) for i in detail.interrupts],
             steps=detail.steps,
