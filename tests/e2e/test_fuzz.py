@@ -6,7 +6,7 @@ not list, or a body or content type other than the document's.
 
 The counts (requests, statuses, 5xx, failures by kind) are printed and written to
 ``.threadline/bench/fuzz.json``. ``THREADLINE_FUZZ_SECONDS`` and ``THREADLINE_FUZZ_SEED``
-change the budget (default 100 s) and the seed (default fixed, so a failure reproduces).
+change the budget (default 60 s) and the seed (default fixed, so a failure reproduces).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tests.e2e.conftest import BUSINESS, Server, running_server
 
 pytestmark = pytest.mark.e2e
 
-BUDGET_SECONDS = int(os.environ.get("THREADLINE_FUZZ_SECONDS", "100"))
+BUDGET_SECONDS = int(os.environ.get("THREADLINE_FUZZ_SECONDS", "60"))
 SEED = int(os.environ.get("THREADLINE_FUZZ_SEED", "20240115"))
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance")
 RESULTS = ROOT / ".threadline" / "bench" / "fuzz.json"
