@@ -114,3 +114,21 @@ def thread_from_header(item: dict[str, Any]) -> Thread:
         ended_at=normalize(item["ended_at"]) if item.get("ended_at") else None,
         first_run_seq=int(item.get("first_run_seq", 0)),
     )
+
+
+def query_prefix(client: Any, table: str, pk: str, prefix: str) -> list[dict[str, Any]]:
+    """Every item of partition ``pk`` whose sort key starts with ``prefix``, in sort order (a
+    strongly consistent Query, page by page)."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+        "ConsistentRead": True,
+    }
+    while True:
+        reply = client.query(**request)
+        items.extend(deserialize(i) for i in reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return items
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]

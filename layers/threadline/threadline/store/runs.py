@@ -27,7 +27,7 @@ from threadline.models.domain import (
 )
 from threadline.models.listing import PageRequest, RunFilter, RunPage, ThreadFilter
 from threadline.store import keys
-from threadline.store.items import deserialize, lost_race, serialize, thread_from_header
+from threadline.store.items import deserialize, lost_race, query_prefix, serialize, thread_from_header
 from threadline.store.thread_list import ThreadLister
 from threadline.timeutil import normalize
 
@@ -227,19 +227,7 @@ class RunStore:
         return items
 
     def _query(self, org_id: str, thread_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": serialize({":pk": keys.thread_pk(org_id, thread_id), ":prefix": prefix}),
-            "ConsistentRead": True,
-        }
-        while True:
-            reply = self._db.query(**request)
-            items.extend(deserialize(i) for i in reply.get("Items", []))
-            if "LastEvaluatedKey" not in reply:
-                return items
-            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return query_prefix(self._db, self._table, keys.thread_pk(org_id, thread_id), prefix)
 
 
 def thread_runs(thread: Thread, stored: list[Run]) -> list[Run]:

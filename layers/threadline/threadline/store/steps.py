@@ -18,7 +18,7 @@ from threadline.errors import ConflictError, InvalidParameterError
 from threadline.models.domain import Step, StepStatus, ThreadStatus
 from threadline.models.workflow import PlannedStep, RunRef, ThreadRef
 from threadline.store import keys
-from threadline.store.items import deserialize, lost_race, serialize, step_from_item
+from threadline.store.items import deserialize, lost_race, query_prefix, serialize, step_from_item
 from threadline.store.thread_status import ThreadStatusStore
 from threadline.timeutil import now_iso
 
@@ -66,22 +66,7 @@ class StepStore:
         return self._query_steps(org_id, thread_id, keys.STEP_SK_PREFIX)
 
     def _query_steps(self, org_id: str, thread_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :steps)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": keys.thread_pk(org_id, thread_id)},
-                ":steps": {"S": prefix},
-            },
-            "ConsistentRead": True,
-        }
-        while True:
-            reply = self._db.query(**request)
-            items.extend(deserialize(i) for i in reply.get("Items", []))
-            if "LastEvaluatedKey" not in reply:
-                return items
-            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return query_prefix(self._db, self._table, keys.thread_pk(org_id, thread_id), prefix)
 
     def steps(self, org_id: str, thread_id: str) -> list[Step]:
         """Every step of a thread, in plan order."""
