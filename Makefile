@@ -4,6 +4,7 @@
 #   make bench   cold-start and DynamoDB-cost benchmark
 #   make migrate ARGS=...  upgrade a deployed threads table, or rebuild its index (docs/deploy.md)
 #   make bench-list  listing benchmark: reads per list shape at 1,000 and 10,000 threads, write units per write
+#   make bench-events  how soon an event is readable (log, stream, webhook) after its change, on the local server
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_BUILD_DIR ?= .aws-sam/build
 
-.PHONY: install install-sam dev test lint template-check pytest pytest-lambda-python bench bench-list openapi migrate clean
+.PHONY: install install-sam install-agui dev test lint template-check pytest pytest-lambda-python bench bench-list bench-events openapi migrate clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,14 @@ $(SAM_VENV)/.installed: tools/sam-constraints.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -c tools/sam-constraints.txt aws-sam-cli
 	touch $@
 
+# The AG-UI client harness the stream's tests follow runs with (tools/agui, node >= 20).
+tools/agui/node_modules/.installed: tools/agui/package.json tools/agui/package-lock.json
+	npm ci --prefix tools/agui --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
 install-sam: $(SAM_VENV)/.installed
+install-agui: tools/agui/node_modules/.installed
 
 dev: install
 	$(PY) -m threadline_tools.local $(ARGS)
@@ -42,19 +49,20 @@ template-check: install install-sam
 	$(SAM) validate --lint --region us-east-1
 	$(SAM) build --build-dir $(SAM_BUILD_DIR) --region us-east-1
 
-pytest: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# On every core (pytest-xdist): the suite is CPU-bound, and each test has its own emulation.
+pytest: install install-agui
+	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 # Lambda runs Python 3.12+: the unit tests and a workflow and create-thread slice run
 # on it too, when a 3.12 is on this machine (on the PATH or through pyenv).
 LAMBDA_PY := $(shell if python3.12 -c "" 2>/dev/null; then echo python3.12; \
 	elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv latest 3.12 2>/dev/null); then echo "$$(pyenv root)/versions/$$v/bin/python3.12"; fi)
 
-pytest-lambda-python:
+pytest-lambda-python: install-agui
 	@if [ -z "$(LAMBDA_PY)" ]; then echo "skipped: no Python 3.12 on this machine"; else \
 		[ -x .venv-py312/bin/python ] || $(LAMBDA_PY) -m venv .venv-py312; \
 		.venv-py312/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]" && \
-		.venv-py312/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/integration/test_workflow.py \
+		.venv-py312/bin/python -m pytest -q -n auto -p no:cacheprovider tests/unit tests/integration/test_workflow.py \
 			tests/integration/test_create_thread.py; fi
 
 # The full tests run last so their summary closes the output.
@@ -65,6 +73,9 @@ bench: install
 
 bench-list: install
 	$(PY) -m threadline_tools.bench_list $(ARGS)
+
+bench-events: install
+	$(PY) -m threadline_tools.bench_events $(ARGS)
 
 openapi: install
 	$(PY) -m threadline_tools.openapi

@@ -7,6 +7,7 @@ import functools
 import importlib
 import json
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -75,9 +76,15 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
                 monkeypatch.setenv(name, value)
             wiring.reset()
             _PUMPS[:] = [StreamPump(created.threads_table)]
+            _EVENT_PUMPS.clear()
+            _EVENT_PUMPS[created.threads_table] = None
+            _WEBHOOKS.clear()
+            _WEBHOOKS["deployment"] = created
             yield created
             settle(created)  # no workflow may outlive the emulation it writes to
             _PUMPS.clear()
+            _EVENT_PUMPS.clear()
+            _WEBHOOKS.clear()
             wiring.reset()
 
 
@@ -103,6 +110,47 @@ def drain() -> int:
             break
         delivered += batch
     return delivered
+
+
+# The stream → RecordEventsFunction delivery, made on a test's first drain_events() (it then reads
+# the stream from its start): tests that read no events do not pay for recording them.
+_EVENT_PUMPS: dict[str, StreamPump | None] = {}
+
+
+def drain_events() -> int:
+    """Record the events of every change stored so far (the event log's writer, fed as Lambda
+    would feed it); how many stream records it took."""
+    table = next(iter(_EVENT_PUMPS))
+    pump = _EVENT_PUMPS[table] or StreamPump(table, "RecordEventsFunction")
+    _EVENT_PUMPS[table] = pump
+    drain()  # the indexer's own writes (run entries) are records too: the writer skips them
+    return pump.drain()
+
+
+# The event log's stream → FanOutWebhooksFunction and the delivery queue → DeliverWebhooksFunction
+# (tools/threadline_tools/streams.py, queues.py), made on a test's first deliver_webhooks(): only
+# webhook tests pay for them, and they deliver when the test says so.
+_WEBHOOKS: dict[str, Any] = {}
+
+
+def deliver_webhooks(rounds: int = 10) -> int:
+    """Fan the events recorded so far out to their endpoints, and hand every delivery that is due
+    to the deliverer (retries due at once too: tests scale the schedule to 0), until none is left
+    that is due; how many queued deliveries were handed over."""
+    from threadline_tools.queues import QueuePump
+
+    deployment: Deployment = _WEBHOOKS["deployment"]
+    if "fan_out" not in _WEBHOOKS:
+        _WEBHOOKS["fan_out"] = StreamPump(deployment.events_table, "FanOutWebhooksFunction")
+        _WEBHOOKS["deliver"] = QueuePump(deployment.webhook_queue_url)
+    handed = 0
+    for _ in range(rounds):
+        fanned = _WEBHOOKS["fan_out"].drain()
+        delivered = _WEBHOOKS["deliver"].drain()
+        handed += delivered
+        if not fanned and not delivered:
+            break
+    return handed
 
 
 class Keys:
@@ -510,3 +558,22 @@ def seed_steps(thread: Thread, statuses: dict[str, str], started: float = 1) -> 
         clients.dynamodb().put_item(TableName=os.environ["THREADS_TABLE"], Item=item)
         stored.append(item)
     return stored
+
+
+# The example webhook host resolves to a public address (this machine resolves no public name).
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Host names resolved as this dict says (others as the system resolves them)."""
+    names: dict[str, list[str]] = {"hooks.example.com": ["93.184.215.14"]}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in names:
+            return [
+                (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in names[host]
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names

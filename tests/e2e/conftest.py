@@ -108,15 +108,15 @@ def environment(state_file: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(workdir: Path) -> Iterator[Server]:
-    """A local server until the block ends; then its shutdown is checked to be clean."""
+def running_server(workdir: Path, *flags: str) -> Iterator[Server]:
+    """A local server (started with ``flags``) until the block ends; then its shutdown is checked to be clean."""
     state_file = workdir / "local.json"
     log = workdir / "server.log"
     env = environment(state_file)
     _, key = generate_key()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "threadline_tools.local", "--port", "0", "--api-key", key],
+            [sys.executable, "-m", "threadline_tools.local", "--port", "0", "--api-key", key, *flags],
             cwd=ROOT,
             env=env,
             stdout=out,

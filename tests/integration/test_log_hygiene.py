@@ -33,6 +33,7 @@ from tests.conftest import (
     Keys,
     business_document,
     describe_execution,
+    drain_events,
     put_business,
     reconcile,
     settle,
@@ -185,10 +186,20 @@ def test_nothing_secret_is_logged(
     wait_for_thread(api, deployment, run["thread_id"], "completed")
     rating = {"artifact_type": "decision", "rating": "positive", "comment": "good"}
     assert call("POST", f"{run_path}/feedback", "/v1/runs/{run_id}/feedback", body=rating).status == 201
+    drain_events()  # the event log's writer records the run's events: its stream replays them
+    streamed = call("GET", f"{run_path}/stream", "/v1/runs/{run_id}/stream")
+    assert streamed.status == 200 and '"type":"RUN_FINISHED"' in streamed.body, streamed.body
+    listed = call("GET", "/v1/events", "/v1/events", query={"run_id": run["id"], "limit": 100})
+    assert listed.status == 200 and listed.json()["data"], listed.body
     rerun = call("POST", "/v1/runs", "/v1/runs", body={"type": "cip_orchestrator", "thread_id": second}).json()
     assert call("POST", f"/v1/runs/{rerun['id']}/cancel", "/v1/runs/{run_id}/cancel").status in (200, 409)
     settle(deployment)
     reconcile(deployment)
+
+    # And webhooks: an endpoint receives the runs' events (retried once), its log is read, an
+    # event is redelivered, another endpoint is deleted (its secret must never be logged)
+    webhook_secrets = _webhooks(api, deployment, call, monkeypatch)
+    endpoint_id, event_id = webhook_secrets.pop("endpoint_id"), webhook_secrets.pop("event_id")
 
     # And the contexts and agent types are read and written
     context = "/v1/contexts/{context_type}/{context_id}"
@@ -199,7 +210,13 @@ def test_nothing_secret_is_logged(
     for route in template_routes():  # and each path's 405
         if route.method == "ANY":
             path = route.path.format(
-                thread_id=thread_id, step_id=review["id"], run_id=thread_id, context_type="business", context_id="x"
+                thread_id=thread_id,
+                step_id=review["id"],
+                run_id=thread_id,
+                context_type="business",
+                context_id="x",
+                endpoint_id=endpoint_id,
+                event_id=event_id,
             )
             called.add(("ANY", route.path))
             assert api.call("TRACE", path).status == 405
@@ -254,7 +271,7 @@ def test_nothing_secret_is_logged(
     assert "RuntimeError" in records
     logged = f"{written}\n{records}"
     # ... and show no key, no secret part of one, no user_data, no cursor secret, no data key
-    secrets = {USER_DATA, NEW_USER_DATA, deployment.cursor_secret}
+    secrets = {USER_DATA, NEW_USER_DATA, deployment.cursor_secret, *webhook_secrets.values()}
     for each in (key, read_only, other_org, project_key, revoked):
         secrets |= secret_forms(each)
     assert kms_plaintexts, "KMS handed out no data key: the check below would prove nothing"
@@ -267,6 +284,61 @@ def test_nothing_secret_is_logged(
         assert USER_DATA not in execution and NEW_USER_DATA not in execution
     # ... and every route of template.yaml was called
     assert {(r.method, r.path) for r in template_routes()} <= called
+
+
+def _webhooks(api: Api, deployment: Deployment, call: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Every webhook route and both webhook functions at work; the secrets they must not log
+    (and the ids of an endpoint and an event, for the 405s)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from threadline import wiring
+    from threadline.settings import settings
+
+    from tests.conftest import deliver_webhooks, drain_events
+
+    monkeypatch.setenv("THREADLINE_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("THREADLINE_WEBHOOK_RETRY_SCALE", "0")
+    settings.cache_clear()
+    wiring.webhook_sender.cache_clear()
+    answers = [500]
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(answers.pop() if answers else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        collection, one = "/v1/webhook_endpoints", "/v1/webhook_endpoints/{endpoint_id}"
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        created = call("POST", collection, collection, body={"url": url, "description": USER_DATA}).json()
+        other = call("POST", collection, collection, body={"url": url}).json()
+        assert call("GET", collection, collection).status == 200
+        assert call("DELETE", f"{collection}/{other['id']}", one).status == 200
+        drain_events()
+        assert deliver_webhooks() > 1
+        deliveries = f"{collection}/{created['id']}/deliveries"
+        logged = call("GET", deliveries, f"{one}/deliveries", query={"limit": 100}).json()["data"]
+        assert 500 in {attempt["http_status"] for attempt in logged}
+        event_id = clients.dynamodb().scan(TableName=deployment.events_table, Limit=1)["Items"][0]["id"]["S"]
+        redeliver = call("POST", f"/v1/events/{event_id}/redeliver", "/v1/events/{event_id}/redeliver")
+        assert redeliver.status == 202, redeliver.body
+        assert deliver_webhooks() == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    found = {"endpoint_id": created["id"], "event_id": event_id}
+    for n, secret in enumerate((created["secret"], other["secret"])):
+        found[f"secret{n}"] = secret
+        found[f"secret{n}_key"] = secret.removeprefix("whsec_")
+    return found
 
 
 def test_no_function_logs_its_event() -> None:

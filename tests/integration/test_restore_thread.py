@@ -89,9 +89,8 @@ def deleted_version(deployment: Deployment, thread_id: str) -> int:
 
 
 def test_a_thread_its_deletion_cancelled_stays_cancelled(api: Api, seed: Seed) -> None:
-    # Given a running thread, deleted (which cancels it)
-    seed.business("biz-1")
-    thread_id = api.call("POST", "/v1/threads", body={"type": "cip_orchestrator", "business_id": "biz-1"}).json()["id"]
+    # Given a running thread (seeded: no workflow can finish it first), deleted (which cancels it)
+    thread_id = seed.thread().id
     assert api.call("DELETE", f"/v1/threads/{thread_id}").json()["status"] == "cancelled"
 
     # When it is restored, then it is back, cancelled: restoring does not restart a workflow

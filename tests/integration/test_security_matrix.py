@@ -41,6 +41,8 @@ PROJECT = "alpha"  # the project of the victim's targeted threads
 OTHER_PROJECT = "beta"
 ABSENT_THREAD = "3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c"  # no thread has this id
 ABSENT_CONTEXT = "biz-nobody-has-this"
+ABSENT_ENDPOINT = "we_000000000000000000000000"  # no endpoint has this id
+ABSENT_EVENT = "evt_000000000000000000000000000000000000000000"  # nor any event this one
 AGENT = "cip_orchestrator"
 
 
@@ -65,6 +67,11 @@ class Target(Enum):
     STEP = "a thread's step"
     CONTEXT = "a context"
     AGENTS = "the agent types (no tenant data)"
+    WEBHOOK_LIST = "the org's webhook endpoints"
+    WEBHOOK_CREATE = "a new webhook endpoint"
+    WEBHOOK = "a webhook endpoint (or its delivery log)"
+    EVENT = "an event (redelivered)"
+    EVENT_LIST = "the org's events (of a project, for its key)"
     NO_METHOD = "a method the path does not serve (405)"
 
 
@@ -79,6 +86,7 @@ class Entry:
 
 THREADS, THREAD, CONTEXT = "/v1/threads", "/v1/threads/{thread_id}", "/v1/contexts/{context_type}/{context_id}"
 RUNS, RUN = "/v1/runs", "/v1/runs/{run_id}"  # the victim's thread is from before runs: its one run is named after it
+ENDPOINTS, ENDPOINT = "/v1/webhook_endpoints", "/v1/webhook_endpoints/{endpoint_id}"
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", THREADS): Entry("read", Target.LIST),
     ("POST", THREADS): Entry(
@@ -105,9 +113,16 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "write", Target.STEP, {"type": "decision", "interrupt_id": "{step_id}", "decision": "approve"}
     ),
     ("POST", f"{RUN}/feedback"): Entry("write", Target.STEP, {"step_id": "{step_id}", "rating": "positive"}),
+    ("GET", f"{RUN}/stream"): Entry("read", Target.THREAD),
     ("GET", "/thread"): Entry("read", Target.LIST),
     ("GET", "/thread/{thread_id}"): Entry("read", Target.THREAD),
     ("DELETE", "/thread/{thread_id}"): Entry("write", Target.THREAD),
+    ("GET", ENDPOINTS): Entry("read", Target.WEBHOOK_LIST),
+    ("POST", ENDPOINTS): Entry("write", Target.WEBHOOK_CREATE, {"url": "https://93.184.215.14/hook"}),
+    ("DELETE", ENDPOINT): Entry("write", Target.WEBHOOK),
+    ("GET", f"{ENDPOINT}/deliveries"): Entry("read", Target.WEBHOOK),
+    ("POST", "/v1/events/{event_id}/redeliver"): Entry("write", Target.EVENT),
+    ("GET", "/v1/events"): Entry("read", Target.EVENT_LIST),
     # API Gateway sends every other method of a path to the 405 function (template.yaml's ANY)
     **{("ANY", path): Entry("read", Target.NO_METHOD) for path in paths()},
 }
@@ -122,6 +137,7 @@ class Expect(Enum):
     OWN_LIST = "200, the caller's own threads only, counted alone"
     SERVED = "2xx, as to the data's owner"
     OWN_CONTEXT = "201: the caller's own org gets a context of that id; the victim's is untouched"
+    OWN_WEBHOOK = "201: the caller's own org gets an endpoint; the victim's are untouched"
     METHOD_NOT_ALLOWED = "405"
 
 
@@ -135,8 +151,13 @@ def expected(entry: Entry, case: Case) -> Expect:
         return Expect.FORBIDDEN if entry.scope == "write" else Expect.SERVED
     if entry.target is Target.AGENTS:
         return Expect.SERVED
-    if entry.target is Target.LIST:
-        return Expect.OWN_LIST
+    if entry.target in (Target.WEBHOOK_LIST, Target.WEBHOOK_CREATE, Target.WEBHOOK, Target.EVENT):
+        if case is Case.OTHER_PROJECT:
+            return Expect.FORBIDDEN  # webhooks belong to the org: no project's key may use them
+        own = {Target.WEBHOOK_LIST: Expect.OWN_LIST, Target.WEBHOOK_CREATE: Expect.OWN_WEBHOOK}
+        return own.get(entry.target, Expect.AS_ABSENT)
+    if entry.target in (Target.LIST, Target.EVENT_LIST):
+        return Expect.OWN_LIST  # (the victim's events are of PROJECT: another project's key lists none)
     if case is Case.FOREIGN_ORG:
         # PUT names a context of the caller's own org: another org's of the same id is no concern of it.
         put = entry.target is Target.CONTEXT and entry.body is not None
@@ -169,6 +190,8 @@ class World:
     key_secrets: frozenset[str]  # every key and its secret part: no body shows them to anyone
     cursor: str  # a cursor of the owner's list
     run_cursor: str  # a cursor of the owner's list of runs
+    endpoint_id: str  # the victim's webhook endpoint, with a logged delivery
+    event_id: str  # an event of ``thread``
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +199,7 @@ def world() -> Iterator[World]:
     """Seeded once for the module: the cells read it, or restore what they write."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("STREAM_WINDOW_SECONDS", "0.2")  # a run's stream holds no cell for long
         with deployed(patch) as deployment:
             yield _seed(deployment)
 
@@ -251,7 +275,8 @@ def _seed(deployment: Deployment) -> World:
     cursor = api.call("GET", THREADS, query={"limit": 1}).json()["next_cursor"]
     run_cursor = api.call("GET", RUNS, query={"limit": 1}).json()["next_cursor"]
     assert cursor and run_cursor
-    foreign = data_of(victims) | step_ids | {ORG, key_id(owner), other_context}
+    endpoint_id, event_id, webhook_data = _seed_webhooks(thread)
+    foreign = data_of(victims) | step_ids | {ORG, key_id(owner), other_context} | webhook_data
     return World(
         deployment=deployment,
         api=api,
@@ -268,7 +293,7 @@ def _seed(deployment: Deployment) -> World:
         },
         secrets={
             Case.FOREIGN_ORG: frozenset(foreign | key_secrets),
-            Case.OTHER_PROJECT: frozenset(data_of(in_project) | step_ids | key_secrets),
+            Case.OTHER_PROJECT: frozenset(data_of(in_project) | step_ids | key_secrets | webhook_data),
             # Refused callers see nothing of the org at all
             **dict.fromkeys(
                 (Case.READ_ONLY, Case.REVOKED, Case.NO_KEY, Case.MALFORMED), frozenset(foreign | key_secrets)
@@ -277,7 +302,70 @@ def _seed(deployment: Deployment) -> World:
         key_secrets=frozenset(key_secrets),
         cursor=cursor,
         run_cursor=run_cursor,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
     )
+
+
+def _seed_webhooks(thread: Thread) -> tuple[str, str, set[str]]:
+    """The victim's webhook endpoint (with one logged attempt) and an event of its thread; the
+    endpoint's id, the event's id, and what no other tenant may see of them."""
+    from threadline.models.events import Event
+    from threadline.models.webhooks import DeliveryAttempt, WebhookEndpoint
+    from threadline.webhooks.signing import new_secret
+
+    endpoint = WebhookEndpoint(
+        id=f"we_{uuid.uuid4().hex[:24]}",
+        org_id=ORG,
+        url=f"https://hooks.example.com/{_marker('hook-path')}",
+        events=(),
+        description=_marker("hook-description"),
+        created_at="2024-01-15T09:30:00.000Z",
+    )
+    secret = new_secret()
+    wiring.webhook_store().create(endpoint, secret)
+    event_id = store_keys.event_id("4242", 0)
+    at = "2024-01-15T09:31:00.000Z"
+    body = json.dumps(
+        {
+            "object": "event",
+            "id": event_id,
+            "type": "run.created",
+            "created_at": at,
+            "data": {"object": {"id": thread.id}},
+        }
+    )
+    wiring.event_store().record(
+        Event(
+            id=event_id,
+            type="run.created",
+            org_id=ORG,
+            project_id=thread.project_id,
+            thread_id=thread.id,
+            run_id=thread.id,
+            created_at=at,
+            body=body,
+        )
+    )
+    wiring.webhook_store().log(
+        ORG,
+        DeliveryAttempt(
+            id="dlv_seeded.1",
+            delivery_id="dlv_seeded",
+            endpoint_id=endpoint.id,
+            event_id=event_id,
+            attempt=1,
+            attempted_at="2024-01-15T09:31:01.000Z",
+            status="succeeded",
+            http_status=204,
+            error=None,
+            duration_ms=12,
+            state="delivered",
+            next_attempt_at=None,
+        ),
+    )
+    assert endpoint.description is not None
+    return endpoint.id, event_id, {endpoint.id, endpoint.url, endpoint.description, secret}
 
 
 # ----- requests ---------------------------------------------------------------------------------
@@ -311,6 +399,8 @@ def request_for(world: World, route: Route, entry: Entry, absent: bool = False) 
         "step_id": world.step_id,
         "context_type": "business",
         "context_id": ABSENT_CONTEXT if absent else world.context_id,
+        "endpoint_id": ABSENT_ENDPOINT if absent else world.endpoint_id,
+        "event_id": ABSENT_EVENT if absent else world.event_id,
     }
     path = route.path.format(**values)
     body = entry.body
@@ -345,6 +435,13 @@ def list_variants(world: World, route: Route) -> list[dict[str, Any]]:
     metadata = json.dumps({"case": (world.thread.metadata or {})["case"]})
     if route.path.startswith("/thread"):
         return [{"orgId": ORG}, {"projectId": PROJECT}, {"metadata": metadata}, {"orgId": ORG, "projectId": PROJECT}]
+    if route.path == "/v1/events":
+        return [
+            {"thread_id": world.thread.id},
+            {"run_id": world.thread.id},
+            {"type": "run.created"},
+            {"run_id": world.thread.id, "after": store_keys.event_id("1", 0)},
+        ]
     if route.path == RUNS:
         return [
             {"thread_id": world.thread.id},
@@ -471,7 +568,12 @@ def _as_absent(world: World, route: Route, entry: Entry, case: Case, request: Re
 
     # Then both are the same 404, byte for byte (but the id each named), and nothing was written
     assert reference.status == 404, reference.body
-    echoed = {ABSENT_THREAD: world.thread.id, ABSENT_CONTEXT: world.context_id}
+    echoed = {
+        ABSENT_THREAD: world.thread.id,
+        ABSENT_CONTEXT: world.context_id,
+        ABSENT_ENDPOINT: world.endpoint_id,
+        ABSENT_EVENT: world.event_id,
+    }
     if entry.target is Target.DELETED_THREAD:
         echoed[ABSENT_THREAD] = world.deleted.id
     body, headers = reference.body, json.dumps(reference.headers)
@@ -484,7 +586,10 @@ def _as_absent(world: World, route: Route, entry: Entry, case: Case, request: Re
 def _own_list(world: World, route: Route, entry: Entry, case: Case, request: Request, secrets: frozenset[str]) -> None:
     # Given a caller of another org, or restricted to another project
     key, own = world.callers[case], world.visible[case]
-    variants = [request] + [Request("GET", request.path, query=q) for q in list_variants(world, route)]
+    if entry.target in (Target.WEBHOOK_LIST, Target.EVENT_LIST):
+        own = set()  # the other org has no endpoints and no events, nor has the other project
+    queries = list_variants(world, route) if entry.target in (Target.LIST, Target.EVENT_LIST) else []
+    variants = [request] + [Request("GET", request.path, query=q) for q in queries]
     with writes_nothing(world, entry):
         # When it lists, plainly and with filters naming the victim's data (and the victim's cursor)
         replies = [(variant, send(world, variant, key)) for variant in variants]
@@ -554,6 +659,24 @@ def _own_context(
     assert leaks(reply, secrets, request) == []
 
 
+def _own_webhook(
+    world: World, route: Route, entry: Entry, case: Case, request: Request, secrets: frozenset[str]
+) -> None:
+    # Given another org's key
+    key = world.callers[case]
+    before = wiring.webhook_store().endpoints(ORG)
+    with writes_nothing(world, entry):
+        # When it registers an endpoint (then deletes it, to leave the world as it was)
+        reply = send(world, request, key)
+        removed = wiring.webhook_store().delete(OTHER_ORG, reply.json().get("id", ""))
+
+    # Then it registered one of its own org; the victim's endpoints are as they were
+    assert reply.status == 201, reply.body
+    assert removed is not None and removed.org_id == OTHER_ORG
+    assert wiring.webhook_store().endpoints(ORG) == before
+    assert leaks(reply, secrets, request) == []
+
+
 def _method_not_allowed(
     world: World, route: Route, entry: Entry, case: Case, request: Request, secrets: frozenset[str]
 ) -> None:
@@ -571,5 +694,6 @@ _CHECKS = {
     Expect.OWN_LIST: _own_list,
     Expect.SERVED: _served,
     Expect.OWN_CONTEXT: _own_context,
+    Expect.OWN_WEBHOOK: _own_webhook,
     Expect.METHOD_NOT_ALLOWED: _method_not_allowed,
 }

@@ -1,6 +1,6 @@
 """``threadline``: run the local server and manage API keys.
 
-    threadline dev [--host H] [--port N] [--api-key K]
+    threadline dev [--host H] [--port N] [--api-key K] [--allow-loopback-webhooks]
     threadline keys create --org ORG [--project P] [--scopes read,write] [--name NAME]
                            [--usage-plan ID | --shared-plan] TARGET
     threadline keys list [--org ORG] TARGET
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "dev":
-        return local.run(args.host, args.port, args.api_key)
+        return local.run(args.host, args.port, args.api_key, args.allow_loopback_webhooks)
 
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -1,7 +1,7 @@
 """The Docker-free local server: the real handlers of template.yaml's routes,
 served over HTTP, on an embedded AWS emulation (moto in server mode).
 
-    python -m threadline_tools.local [--host H] [--port N] [--api-key K]
+    python -m threadline_tools.local [--host H] [--port N] [--api-key K] [--allow-loopback-webhooks]
     threadline dev [...same flags...]
 
 What it does, in order:
@@ -42,6 +42,13 @@ reads chunked request bodies (``Transfer-Encoding: chunked``; with a Content-Len
 answers what ``http.server`` refuses (a malformed request line, headers too long) with the
 gateway's JSON errors, never an HTML page; and names itself ``Server: threadline-local``,
 without a version.
+
+Webhooks run as in AWS: the event log's stream feeds the fan-out function and the delivery
+queue (moto's SQS, with its delays and redrive) feeds the deliverer (``threadline_tools.queues``).
+Retries are compressed (``$THREADLINE_WEBHOOK_RETRY_SCALE``, 0.002 by default: the first retry
+comes within a second, the whole day-long schedule within about three minutes), and
+``--allow-loopback-webhooks`` (or ``THREADLINE_WEBHOOKS_ALLOW_LOOPBACK=1``) lets endpoints be
+``http://127.0.0.1:<port>`` or ``http://localhost`` receivers on this machine (docs/webhooks.md).
 
 Everything lives in memory: stopping the server forgets every thread and key.
 The authorizer runs on every request (no cache), so a revoked key fails at once.
@@ -101,6 +108,12 @@ SAMPLE_BUSINESS = {
 MAX_BODY_BYTES = 11 * 1024 * 1024  # a little over API Gateway's 10 MB: the gateway answers 413 itself
 SERVER_NAME = "threadline-local"  # the Server header: no version, no Python
 LOG_AT_ONCE = re.compile(r" \((\d+) at once\)$")  # how a request log line shows its handler's concurrency
+# Webhooks locally (docs/webhooks.md): loopback receivers only when asked for, and the retry
+# schedule (5 s ... 10 h, over a day) compressed 500 times, so a failed delivery is retried at once
+# and the whole schedule runs in about three minutes ($THREADLINE_WEBHOOK_RETRY_SCALE overrides).
+ALLOW_LOOPBACK_WEBHOOKS = "THREADLINE_WEBHOOKS_ALLOW_LOOPBACK"
+WEBHOOK_RETRY_SCALE = "THREADLINE_WEBHOOK_RETRY_SCALE"
+LOCAL_WEBHOOK_RETRY_SCALE = "0.002"
 
 
 def local_file() -> Path:
@@ -123,6 +136,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_api_key,
         default=os.environ.get("THREADLINE_API_KEY") or None,
         help="the first API key, tl_<12 [a-z0-9]>_<43 url-safe chars> (default $THREADLINE_API_KEY, else a new one)",
+    )
+    parser.add_argument(
+        "--allow-loopback-webhooks",
+        action="store_true",
+        default=os.environ.get(ALLOW_LOOPBACK_WEBHOOKS) == "1",
+        help="let webhook endpoints be http://127.0.0.1:<port> or http://localhost receivers on this machine"
+        f" (default ${ALLOW_LOOPBACK_WEBHOOKS}=1); never private or link-local addresses",
     )
 
 
@@ -184,7 +204,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | None = None) -> LocalServer:
+def start(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    api_key: str | None = None,
+    allow_loopback_webhooks: bool = False,
+) -> LocalServer:
     """Bind the HTTP server, start and provision the emulation, store the first key."""
     _quiet_logs()
     # Bound first, so a port in use fails before anything starts.
@@ -207,10 +232,12 @@ def start(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, api_key: str | Non
         workflow.enter_context(_log_keys_per_thread())
         deployment = provision()
         os.environ.update(deployment.environment())
+        _webhook_environment(allow_loopback_webhooks)
         api_key = _store_first_key(deployment.keys_table, api_key)
         _import_handlers()
         _run_workflows(deployment, workflow)
         _deliver_streams(deployment, workflow, gateway)
+        _deliver_webhooks(deployment, workflow)
     except BaseException:
         httpd.server_close()
         workflow.close()
@@ -247,16 +274,44 @@ def _run_workflows(deployment: Any, stack: ExitStack) -> None:
 
 def _deliver_streams(deployment: Any, stack: ExitStack, gateway: Gateway) -> None:
     """Feed the threads table's stream to the indexer (moto has no event source mapping): every
-    0.2 s, and before each read, so a list always sees the writes made before it."""
+    0.2 s, and before each read, so a list always sees the writes made before it; and to the
+    event log's writer every 0.1 s."""
     from threadline_tools.streams import StreamPoller, StreamPump
 
     pump = StreamPump(deployment.threads_table)
     poller = StreamPoller(pump)
     poller.start()
     stack.callback(poller.stop)
+    # The same stream → the event log's writer, on a mapping of its own (as in AWS).
+    events = StreamPoller(StreamPump(deployment.threads_table, "RecordEventsFunction"), interval=0.1)
+    events.start()
+    stack.callback(events.stop)
     # Before a read's handler (a write waits for no stream on AWS); concurrent reads share one delivery.
     gateway.before_request = pump.catch_up
     gateway.before_request_methods = frozenset({"GET", "HEAD"})
+
+
+def _webhook_environment(allow_loopback: bool) -> None:
+    """The deliverer's local settings: loopback receivers if asked for, a compressed schedule."""
+    if allow_loopback:
+        os.environ[ALLOW_LOOPBACK_WEBHOOKS] = "1"
+    else:
+        os.environ.pop(ALLOW_LOOPBACK_WEBHOOKS, None)
+    os.environ.setdefault(WEBHOOK_RETRY_SCALE, LOCAL_WEBHOOK_RETRY_SCALE)
+
+
+def _deliver_webhooks(deployment: Any, stack: ExitStack) -> None:
+    """Webhooks as in AWS: the event log's stream → the fan-out function (every 0.2 s), and the
+    delivery queue → the deliverer (every 0.5 s; moto holds delayed retries until they are due)."""
+    from threadline_tools.queues import QueuePump
+    from threadline_tools.streams import StreamPoller, StreamPump
+
+    fan_out = StreamPoller(StreamPump(deployment.events_table, "FanOutWebhooksFunction"))
+    fan_out.start()
+    stack.callback(fan_out.stop)
+    deliver = StreamPoller(QueuePump(deployment.webhook_queue_url), interval=0.5)
+    deliver.start()
+    stack.callback(deliver.stop)
 
 
 @contextmanager
@@ -524,6 +579,7 @@ def banner(server: LocalServer) -> str:
             f"  API key      {server.api_key}   (org {LOCAL_ORG}, scopes read,write)",
             f"  AWS (moto)   {server.endpoint_url}   region {REGION}, state in memory",
             f"  Keys         threadline keys create --local --org {LOCAL_ORG}   (list, revoke likewise)",
+            f"  Webhooks     {_webhooks_line()}",
             "",
             "  Try it: store a business, then start a thread on it",
             f"    curl -s -X PUT {server.api_url}/v1/contexts/business/biz_123 \\",
@@ -541,11 +597,21 @@ def banner(server: LocalServer) -> str:
     )
 
 
-def run(host: str, port: int, api_key: str | None) -> int:
+def _webhooks_line() -> str:
+    scale = os.environ.get(WEBHOOK_RETRY_SCALE, LOCAL_WEBHOOK_RETRY_SCALE)
+    receivers = (
+        "http://127.0.0.1 and localhost receivers allowed"
+        if os.environ.get(ALLOW_LOOPBACK_WEBHOOKS) == "1"
+        else "public https receivers only (--allow-loopback-webhooks for local ones)"
+    )
+    return f"{receivers}; retries scaled x{scale}"
+
+
+def run(host: str, port: int, api_key: str | None, allow_loopback_webhooks: bool = False) -> int:
     """Start, serve until SIGINT/SIGTERM, and clean up."""
     print("Starting Threadline local server (AWS emulation: moto)...", flush=True)
     try:
-        server = start(host, port, api_key)
+        server = start(host, port, api_key, allow_loopback_webhooks)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -575,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run(args.host, args.port, args.api_key)
+    return run(args.host, args.port, args.api_key, args.allow_loopback_webhooks)
 
 
 if __name__ == "__main__":

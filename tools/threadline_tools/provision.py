@@ -29,6 +29,10 @@ class Deployment:
     kms_key_id: str
     state_machine_arn: str
     idempotency_table: str = ""
+    events_table: str = ""
+    webhooks_table: str = ""
+    webhook_queue_url: str = ""
+    webhook_dead_letter_queue_url: str = ""
     # moto Lambda function name → template logical id (see lambda_bridge.bridged)
     functions: dict[str, str] = field(default_factory=dict)
     # The state machine's DefinitionSubstitutions, as resolved here
@@ -47,6 +51,9 @@ class Deployment:
             "RETENTION_DAYS": str(self.retention_days),
             "CURSOR_SECRET": self.cursor_secret,
             "IDEMPOTENCY_TABLE": self.idempotency_table,  # (set on the creating functions only)
+            "EVENTS_TABLE": self.events_table,
+            "WEBHOOKS_TABLE": self.webhooks_table,
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "POWERTOOLS_SERVICE_NAME": "threadline",
         }
 
@@ -73,6 +80,8 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
         THREADS_TABLE: f"{prefix}-threads",
         "KeysTable": f"{prefix}-keys",
         "IdempotencyTable": f"{prefix}-idempotency",
+        "EventsTable": f"{prefix}-events",
+        "WebhooksTable": f"{prefix}-webhooks",
     }
     for logical_id, name in names.items():
         dynamodb.create_table(**_table_request(logical_id, name))
@@ -80,6 +89,7 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
         if ttl:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
+    queues = _create_queues(prefix, client_args)
     key_id = boto3.client("kms", **client_args).create_key(Description="threadline user_data")["KeyMetadata"]["KeyId"]
 
     machine = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
@@ -106,11 +116,39 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
         threads_table=names[THREADS_TABLE],
         keys_table=names["KeysTable"],
         idempotency_table=names["IdempotencyTable"],
+        events_table=names["EventsTable"],
+        webhooks_table=names["WebhooksTable"],
+        webhook_queue_url=queues["WebhookDeliveryQueue"],
+        webhook_dead_letter_queue_url=queues["WebhookDeadLetterQueue"],
         kms_key_id=key_id,
         state_machine_arn=arn,
         functions=functions,
         substitutions=substitutions,
     )
+
+
+def _create_queues(prefix: str, client_args: dict[str, Any]) -> dict[str, str]:
+    """The template's webhook queues, with its attributes (the delivery queue's redrive policy
+    names the dead-letter queue's ARN); their URLs by logical id."""
+    sqs = boto3.client("sqs", **client_args)
+    declared = resources("AWS::SQS::Queue")
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for logical_id in ("WebhookDeadLetterQueue", "WebhookDeliveryQueue"):
+        props = declared[logical_id]["Properties"]
+        attributes: dict[Any, str] = {
+            name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props
+        }
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[target], "maxReceiveCount": int(redrive["maxReceiveCount"])}
+            )
+        url = sqs.create_queue(QueueName=f"{prefix}-{logical_id}", Attributes=attributes)["QueueUrl"]
+        urls[logical_id] = url
+        arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return urls
 
 
 def _create_function(name: str, client_args: dict[str, Any]) -> str:

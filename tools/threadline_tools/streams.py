@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -36,32 +36,43 @@ _RETRIES = 5
 _PAGE = 1000  # records per GetRecords (DynamoDB's maximum)
 
 
-def _mapping() -> dict[str, Any]:
-    events = resources("AWS::Serverless::Function")[FUNCTION]["Properties"]["Events"]
+def _mapping(function: str) -> dict[str, Any]:
+    events = resources("AWS::Serverless::Function")[function]["Properties"]["Events"]
     return next(e["Properties"] for e in events.values() if e["Type"] == "DynamoDB")
 
 
 def matches(pattern: Any, value: Any) -> bool:
-    """Lambda event filtering: every key of the pattern present, leaves a list of allowed values."""
+    """Lambda event filtering: every key of the pattern present, leaves a list of allowed values
+    (each a value, or ``{"prefix": ...}`` for a string that begins with it)."""
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
     if isinstance(pattern, list):
-        return value in pattern
+        return any(_allows(allowed, value) for allowed in pattern)
     return bool(pattern == value)
 
 
-class StreamPump:
-    """Delivers the stream's new records to the indexer; ``drain()`` returns how many it delivered."""
+def _allows(allowed: Any, value: Any) -> bool:
+    if isinstance(allowed, dict):
+        if set(allowed) != {"prefix"}:
+            raise ValueError(f"filter rule not emulated: {allowed}")
+        return isinstance(value, str) and value.startswith(allowed["prefix"])
+    return bool(allowed == value)
 
-    def __init__(self, table: str, **client_args: Any) -> None:
-        mapping = _mapping()
+
+class StreamPump:
+    """Delivers a table's new stream records to one function of the template (the indexer by
+    default); ``drain()`` returns how many it delivered."""
+
+    def __init__(self, table: str, function: str = FUNCTION, **client_args: Any) -> None:
+        self._function = function
+        mapping = _mapping(function)
         self._patterns = [json.loads(f["Pattern"]) for f in mapping.get("FilterCriteria", {}).get("Filters", [])]
         self._batch = int(mapping.get("BatchSize", 100))
         # moto serves the regional endpoint, not the account-based one botocore now prefers.
         config = Config(account_id_endpoint_mode="disabled")
         self._streams = boto3.client("dynamodbstreams", config=config, **client_args)
         self._arn = boto3.client("dynamodb", **client_args).describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        self._handler = load_handler(FUNCTION)
+        self._handler = load_handler(function)
         self._iterators: dict[str, str] = {}
         self._lock = threading.Lock()
         # catch_up's deliveries: how many began, how many ended well, and whether one is under way
@@ -131,13 +142,13 @@ class StreamPump:
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         for _ in range(_RETRIES):
             event = {"Records": [{**record, "eventSourceARN": self._arn} for record in _lambda_shaped(batch)]}
-            reply = self._handler(event, LambdaContext(FUNCTION)) or {}
+            reply = self._handler(event, LambdaContext(self._function)) or {}
             failures = [f["itemIdentifier"] for f in reply.get("batchItemFailures", [])]
             if not failures:
                 return
             first = min(failures, key=int)  # Lambda resumes at the lowest failed sequence number
             batch = [r for r in batch if int(r["dynamodb"]["SequenceNumber"]) >= int(first)]
-        raise RuntimeError(f"{FUNCTION} kept failing on stream record {batch[0]['dynamodb']['SequenceNumber']}")
+        raise RuntimeError(f"{self._function} kept failing on stream record {batch[0]['dynamodb']['SequenceNumber']}")
 
 
 def _lambda_shaped(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,10 +163,16 @@ def _lambda_shaped(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return shaped
 
 
+class Pump(Protocol):
+    """What a poller drains: a stream's pump, or a queue's (``queues.QueuePump``)."""
+
+    def drain(self) -> int: ...
+
+
 class StreamPoller:
     """Drains a pump every ``interval`` seconds in a background thread (the local server's mapping)."""
 
-    def __init__(self, pump: StreamPump, interval: float = 0.2) -> None:
+    def __init__(self, pump: Pump, interval: float = 0.2) -> None:
         self._pump = pump
         self._interval = interval
         self._stop = threading.Event()

@@ -12,6 +12,7 @@ from botocore.session import Session, get_session
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Fail fast inside a Lambda's short timeout instead of waiting out the SDK defaults.
@@ -50,8 +51,14 @@ def kms() -> KMSClient:
     return _client("kms")  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    """The SQS client (webhook deliveries)."""
+    return _client("sqs")  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget the clients and their session (tests start each case with fresh ones)."""
-    for factory in (dynamodb, stepfunctions, kms):
+    for factory in (dynamodb, stepfunctions, kms, sqs):
         factory.cache_clear()
     _session.cache_clear()

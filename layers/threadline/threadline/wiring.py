@@ -16,24 +16,34 @@ if TYPE_CHECKING:
     from threadline.store.api_keys import ApiKeyStore
     from threadline.store.contexts import ContextStore
     from threadline.store.crypto import UserDataCipher
+    from threadline.store.events import EventStore
     from threadline.store.runs import RunStore
     from threadline.store.steps import StepStore
     from threadline.store.thread_index import ThreadIndexer
     from threadline.store.thread_status import ThreadStatusStore
     from threadline.store.threads import ThreadStore
+    from threadline.store.webhooks import DeliveryQueue, EventFinder, WebhookStore
+    from threadline.webhooks.sender import WebhookSender
     from threadline.workflow.executions import WorkflowRunner
 
 __all__ = [
     "api_key_store",
     "context_store",
+    "event_store",
     "idempotent_replies",
     "reset",
     "run_store",
     "status_store",
     "step_store",
+    "stream_window_seconds",
     "thread_indexer",
     "thread_store",
     "user_data_cipher",
+    "webhook_event_finder",
+    "webhook_queue",
+    "webhook_retry_scale",
+    "webhook_sender",
+    "webhook_store",
     "workflow_runner",
 ]
 
@@ -108,6 +118,19 @@ def context_store() -> ContextStore:
     return ContextStore(clients.dynamodb(), settings().threads_table)
 
 
+@lru_cache(maxsize=1)
+def event_store() -> EventStore:
+    """The event log."""
+    from threadline.store.events import EventStore
+
+    return EventStore(clients.dynamodb(), settings().events_table, settings().event_retention_days)
+
+
+def stream_window_seconds() -> float:
+    """How long a run's stream holds a request for new events."""
+    return settings().stream_window_seconds
+
+
 def shared_usage_key() -> str | None:
     """The usage identifier of API keys without a usage plan of their own (template.yaml's
     SharedApiKey); None where there are no usage plans (the local server)."""
@@ -135,6 +158,44 @@ def workflow_type() -> str:
     return settings().workflow_type
 
 
+@lru_cache(maxsize=1)
+def webhook_store() -> WebhookStore:
+    """The org's webhook endpoints (secrets sealed with the user_data key) and delivery logs."""
+    from threadline.store.webhooks import WebhookStore
+
+    config = settings()
+    return WebhookStore(clients.dynamodb(), config.webhooks_table, user_data_cipher(), config.event_retention_days)
+
+
+@lru_cache(maxsize=1)
+def webhook_event_finder() -> EventFinder:
+    """The events a webhook delivery sends, read from the event log."""
+    from threadline.store.webhooks import EventFinder
+
+    return EventFinder(clients.dynamodb(), settings().events_table)
+
+
+@lru_cache(maxsize=1)
+def webhook_queue() -> DeliveryQueue:
+    """The queue of webhook deliveries."""
+    from threadline.store.webhooks import DeliveryQueue
+
+    return DeliveryQueue(clients.sqs(), settings().webhook_queue_url)
+
+
+@lru_cache(maxsize=1)
+def webhook_sender() -> WebhookSender:
+    """Checks receiver URLs and sends deliveries (loopback receivers only where allowed: locally)."""
+    from threadline.webhooks.sender import WebhookSender
+
+    return WebhookSender(allow_loopback=settings().webhooks_allow_loopback)
+
+
+def webhook_retry_scale() -> float:
+    """How the webhook retry schedule is scaled here (1 in AWS)."""
+    return settings().webhook_retry_scale
+
+
 def reset() -> None:
     """Forget every cached object (tests start each case afresh)."""
     for factory in (
@@ -146,7 +207,12 @@ def reset() -> None:
         step_store,
         run_store,
         context_store,
+        event_store,
         workflow_runner,
+        webhook_store,
+        webhook_event_finder,
+        webhook_queue,
+        webhook_sender,
     ):
         factory.cache_clear()
     settings.cache_clear()

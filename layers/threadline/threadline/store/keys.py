@@ -286,3 +286,111 @@ def context_key(org_id: str, context_type: str, context_id: str) -> dict[str, st
     if "#" in context_type or "#" in context_id:  # the edge's patterns exclude it: never a client's doing
         raise ValueError("a context type or id never contains '#'")
     return {"pk": f"{CONTEXT_PK_PREFIX}{org_id}#{context_type}#{context_id}", "sk": CONTEXT_SK}
+
+
+# ----- events -------------------------------------------------------------------------------
+# Events table (``pk``/``sk``), one partition per run, so a run's stream reads its events in
+# order with one strongly consistent Query; a thread's own events (deleted, restored) go to its
+# current run's partition::
+#
+#     event     pk = E#<org_id>#<run_id>   sk = <event id>
+#
+# Every event also carries listing attributes for four GSIs (projection ALL: events never
+# change, so a list is one Query), each sorted by the event id, so ``after`` is a key condition
+# everywhere; every partition value starts with the org id::
+#
+#     by_thread   gsi_thread  = <org_id>#<thread_id>
+#     by_org      gsi_org     = <org_id>
+#     by_type     gsi_type    = <org_id>#<event type>
+#     by_project  gsi_project = <org_id>#<project_id>     (what a project's key lists)
+#
+# An event's id is the stream record's sequence number (which increases within a thread: a
+# thread's items share a partition key, so their changes are recorded in one shard's order)
+# followed by the event's position among the events of that one change.
+
+EVENT_PK_PREFIX = "E#"
+EVENT_ID_PREFIX = "evt_"
+EVENT_SEQUENCE_DIGITS = 40  # DynamoDB Streams sequence numbers have 21 to 40 digits
+EVENT_INDEXES: dict[str, tuple[str, str]] = {  # listing dimension → (index, partition attribute)
+    "thread": ("by_thread", "gsi_thread"),
+    "org": ("by_org", "gsi_org"),
+    "type": ("by_type", "gsi_type"),
+    "project": ("by_project", "gsi_project"),
+}
+
+
+def event_pk(org_id: str, run_id: str) -> str:
+    """Partition of one run's events."""
+    return f"{EVENT_PK_PREFIX}{org_id}#{run_id}"
+
+
+def event_id(sequence_number: str, position: int) -> str:
+    """The id of the ``position``-th event of the stored change with ``sequence_number``:
+    increasing in the order the changes were stored, the same however often it is recorded."""
+    if not sequence_number.isdigit() or len(sequence_number) > EVENT_SEQUENCE_DIGITS or not 0 <= position < 100:
+        raise ValueError(f"not a stream sequence number and position: {sequence_number!r}, {position}")
+    return f"{EVENT_ID_PREFIX}{int(sequence_number):0{EVENT_SEQUENCE_DIGITS}d}{position:02d}"
+
+
+def event_key(org_id: str, run_id: str, event_id: str) -> dict[str, str]:
+    """Primary key of an event item."""
+    return {"pk": event_pk(org_id, run_id), "sk": event_id}
+
+
+def event_listing(org_id: str, project_id: str, thread_id: str, event_type: str) -> dict[str, str]:
+    """The GSI partition attributes of an event."""
+    return {
+        "gsi_thread": event_partition("thread", org_id, thread_id),
+        "gsi_org": event_partition("org", org_id),
+        "gsi_type": event_partition("type", org_id, event_type),
+        "gsi_project": event_partition("project", org_id, project_id),
+    }
+
+
+def event_partition(dimension: str, org_id: str, *values: str) -> str:
+    """The partition value of an event listing index, e.g. ``acme#run.created`` for ``type``."""
+    return "#".join((org_id, *values))
+
+
+def thread_of_pk(pk: str) -> tuple[str, str]:
+    """The org and thread ids of a thread partition's key (org ids never contain '#')."""
+    org_id, _, thread_id = pk.removeprefix(THREAD_PK_PREFIX).partition("#")
+    return org_id, thread_id
+
+
+# ----- webhooks -----------------------------------------------------------------------------
+# Webhooks table (``pk``/``sk``): an org's endpoints in one partition (fan-out reads them with one
+# Query per event), and each endpoint's delivery log in a partition of its own, newest last::
+#
+#     endpoint  pk = W#<org_id>                  sk = ENDPOINT#<endpoint_id>
+#     attempt   pk = D#<org_id>#<endpoint_id>    sk = <attempted_at>#<attempt id>    TTL expires_at
+#
+# The org leads both, so another org's endpoint or log is simply absent. Endpoint ids are ours
+# (``we_`` and hex), never containing '#'. IAM policies restrict the webhook functions to the
+# partitions they touch (``dynamodb:LeadingKeys`` ``W#*`` / ``D#*``).
+
+WEBHOOK_ENDPOINT_PK_PREFIX = "W#"
+WEBHOOK_ENDPOINT_SK_PREFIX = "ENDPOINT#"
+WEBHOOK_DELIVERY_PK_PREFIX = "D#"
+
+
+def webhook_endpoints_pk(org_id: str) -> str:
+    """Partition of an org's webhook endpoints."""
+    return f"{WEBHOOK_ENDPOINT_PK_PREFIX}{org_id}"
+
+
+def webhook_endpoint_key(org_id: str, endpoint_id: str) -> dict[str, str]:
+    """Primary key of a webhook endpoint item."""
+    if "#" in endpoint_id:  # ids are ours: never a client's doing
+        raise ValueError("an endpoint id never contains '#'")
+    return {"pk": webhook_endpoints_pk(org_id), "sk": f"{WEBHOOK_ENDPOINT_SK_PREFIX}{endpoint_id}"}
+
+
+def webhook_deliveries_pk(org_id: str, endpoint_id: str) -> str:
+    """Partition of one endpoint's delivery log."""
+    return f"{WEBHOOK_DELIVERY_PK_PREFIX}{org_id}#{endpoint_id}"
+
+
+def webhook_attempt_key(org_id: str, endpoint_id: str, attempted_at: str, attempt_id: str) -> dict[str, str]:
+    """Primary key of one logged delivery attempt: sorted by when it was made."""
+    return {"pk": webhook_deliveries_pk(org_id, endpoint_id), "sk": f"{attempted_at}#{attempt_id}"}

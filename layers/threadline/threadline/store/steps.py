@@ -168,7 +168,9 @@ class StepStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        return self._transact_step(thread, run, step, [guard, put], step_position=1)
+        # The step first: the stream (and so the event log) has a step's start before its thread's
+        # move to interrupted, as it has a cancel's closed steps before the thread's end.
+        return self._transact_step(thread, run, step, [put, guard], step_position=0)
 
     def _transact_step(
         self,
@@ -338,7 +340,7 @@ class StepStore:
         closing = self.close_open_step_writes(org_id, thread_id, to, error, at, unstarted=unstarted)
         move = self._statuses.move_item(org_id, thread_id, to, at=at, expected_version=expected_version, run_id=run_id)
         try:
-            self._db.transact_write_items(TransactItems=[move, *closing])
+            self._db.transact_write_items(TransactItems=[*closing, move])  # the run's end last (as its events)
         except self._db.exceptions.TransactionCanceledException as failure:
             if lost_race(failure):
                 return None
