@@ -232,3 +232,20 @@ def test_a_runs_end_recorded_before_the_steps_it_closed_waits_for_them() -> None
         (f"evt_{2:042d}:1", "state_snapshot"),
         (f"evt_{2:042d}:2", "run_error"),
     ]
+
+
+def test_a_window_stops_before_lambdas_response_limit_and_the_next_one_resumes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threadline.api.native.agui as agui
+
+    # Given a replay bigger than a window may be (here: 1,000 bytes)
+    monkeypatch.setattr(agui, "MAX_WINDOW_BYTES", 1_000)
+    messages, _ = run_messages(
+        [event(n, "run.step_started", step("running", id=f"s{n}", name="x" * 200)) for n in range(1, 11)]
+    )
+
+    # Then a window holds what fits (at least one message), and resuming after its last holds the rest
+    first = event_stream(StreamWindow(messages=messages, finished=False))
+    sent = [line.removeprefix("id: ") for line in first.split("\n") if line.startswith("id: ")]
+    assert 1 <= len(sent) < len(messages) and len(first.encode()) <= 1_000 + 100
+    rest = [m for m in messages if m.position() > stream_position(sent[-1])]
+    assert [m.id for m in messages] == sent + [m.id for m in rest]

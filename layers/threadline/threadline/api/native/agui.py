@@ -118,6 +118,11 @@ def agui_event(message: StreamMessage) -> AguiEvent:
             return RunError(**common, message=message.message or "", code=message.code or "error")
 
 
+# A Lambda response is at most 6 MB: a window stops before this many bytes of messages (a replay of
+# a long run, each STEP_FINISHED followed by a snapshot of every step, may be larger).
+MAX_WINDOW_BYTES = 4_000_000
+
+
 def event_stream(window: StreamWindow, retry_ms: int = RETRY_MILLISECONDS) -> str:
     """A window as a ``text/event-stream`` body: the reconnection delay, then one message per
     stream message (``id:`` and one ``data:`` line of JSON); a window without any says so in a
@@ -125,9 +130,14 @@ def event_stream(window: StreamWindow, retry_ms: int = RETRY_MILLISECONDS) -> st
     parts = [f"retry: {retry_ms}\n\n"]
     if not window.messages:
         parts.append(": no new events in this window; reconnect with Last-Event-ID\n\n")
+    size = 0
     for message in window.messages:
         data = json.dumps(agui_event(message).model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False)
-        parts.append(f"id: {message.id}\ndata: {data}\n\n")
+        part = f"id: {message.id}\ndata: {data}\n\n"
+        size += len(part.encode())
+        if size > MAX_WINDOW_BYTES and len(parts) > 1:
+            break  # the rest in the next window (the client resumes after the last message sent)
+        parts.append(part)
     return "".join(parts)
 
 
