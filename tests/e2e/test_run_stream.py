@@ -81,12 +81,20 @@ def followed(server: Server) -> tuple[str, list[dict[str, Any]], dict[str, Any]]
     run_id = created.json()["id"]
     follower = follow(server, run_id)
     try:
+        # (the person answers once the follower has seen the pause, however slowly node started)
+        seen = []
+        assert follower.stdout is not None
+        while not any(m.get("type") == "CUSTOM" and m["data"].get("name") == "run.interrupted" for m in seen):
+            line = follower.stdout.readline()
+            assert line, "the follower ended before the run's interrupt"
+            seen.append(json.loads(line))
         waiting = wait_for_run(server, run_id, "interrupted")
         time.sleep(WINDOW + 0.5)  # at least one window passes without an event: the follower reconnects
         action = {"type": "decision", "interrupt_id": waiting["interrupts"][0]["id"], "decision": "approve"}
         answered = server.call("POST", f"/v1/runs/{run_id}/actions", json=action)
         assert answered.status_code == 200, answered.text
-        messages, end = lines_of(follower)
+        rest, end = lines_of(follower)
+        messages = seen + rest
     finally:
         follower.kill()
     wait_for_run(server, run_id, "completed")
