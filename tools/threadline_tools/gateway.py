@@ -177,6 +177,7 @@ class Gateway:
         # reads; a write waits for no stream delivery on AWS).
         self.before_request = before_request
         self.before_request_methods: frozenset[str] | None = None
+        self.before_request_skips: frozenset[str] = frozenset()  # functions that need no before_request
         self._running = 0  # route handlers running now
         self._count = threading.Lock()
 
@@ -219,7 +220,8 @@ class Gateway:
         if not _allows(policy, method_arn):
             return gateway_response("ACCESS_DENIED")
         event["requestContext"]["authorizer"] = {**policy.get("context", {}), "principalId": policy["principalId"]}
-        if self.before_request is not None and method in (self.before_request_methods or {method}):
+        wanted = method in (self.before_request_methods or {method}) and route.function not in self.before_request_skips
+        if self.before_request is not None and wanted:
             self.before_request()
         with self._counted() as concurrency:
             result = ENVIRONMENTS.invoke(route.function, event, LambdaContext(route.function))

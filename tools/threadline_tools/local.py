@@ -289,6 +289,16 @@ def _deliver_streams(deployment: Any, stack: ExitStack, gateway: Gateway) -> Non
     # Before a read's handler (a write waits for no stream on AWS); concurrent reads share one delivery.
     gateway.before_request = pump.catch_up
     gateway.before_request_methods = frozenset({"GET", "HEAD"})
+    # Reads of nothing the indexer writes (the event log, a run's stream, webhooks) wait for none:
+    # a stream's windows and a follower's polls would otherwise keep the indexer delivering.
+    gateway.before_request_skips = frozenset(
+        {
+            "ListEventsFunction",
+            "StreamRunFunction",
+            "ListWebhookEndpointsFunction",
+            "ListWebhookDeliveriesFunction",
+        }
+    )
 
 
 def _webhook_environment(allow_loopback: bool) -> None:
@@ -301,15 +311,16 @@ def _webhook_environment(allow_loopback: bool) -> None:
 
 
 def _deliver_webhooks(deployment: Any, stack: ExitStack) -> None:
-    """Webhooks as in AWS: the event log's stream → the fan-out function (every 0.2 s), and the
-    delivery queue → the deliverer (every 0.5 s; moto holds delayed retries until they are due)."""
+    """Webhooks as in AWS: the event log's stream → the fan-out function, and the delivery queue →
+    the deliverer (each every 0.1 s, as Lambda's pollers take what is there at once; moto holds
+    delayed retries until they are due)."""
     from threadline_tools.queues import QueuePump
     from threadline_tools.streams import StreamPoller, StreamPump
 
-    fan_out = StreamPoller(StreamPump(deployment.events_table, "FanOutWebhooksFunction"))
+    fan_out = StreamPoller(StreamPump(deployment.events_table, "FanOutWebhooksFunction"), interval=0.1)
     fan_out.start()
     stack.callback(fan_out.stop)
-    deliver = StreamPoller(QueuePump(deployment.webhook_queue_url), interval=0.5)
+    deliver = StreamPoller(QueuePump(deployment.webhook_queue_url), interval=0.1)
     deliver.start()
     stack.callback(deliver.stop)
 
