@@ -393,3 +393,21 @@ def test_a_real_run_cancelled_while_it_waits_ends_its_stream_with_run_error(api:
     assert rest[-1][1]["code"] == "cancelled" and rest[-2][1]["snapshot"]["status"] == "cancelled"
     assert not {message_id for message_id, _ in rest} & {message_id for message_id, _ in before}
     assert stream(api, run_id, rest[-1][0]).status == 204
+
+
+def test_a_stream_reads_no_user_data_and_calls_no_kms(api: Api, seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a finished run whose thread holds user_data, and a cipher that fails any decryption
+    from threadline.store.crypto import UserDataCipher
+
+    thread = seed.thread(user_data="the customer's secret notes")
+    review_run(RunLog(thread))
+
+    def no_kms(*_: Any) -> str:
+        raise AssertionError("the stream decrypted user_data")
+
+    monkeypatch.setattr(UserDataCipher, "decrypt", no_kms)
+
+    # When its stream is read, then it is served (its thread's user_data was never decrypted)
+    reply = stream(api, thread.id)
+    assert reply.status == 200, reply.body
+    assert "the customer's secret notes" not in reply.body

@@ -10,7 +10,12 @@ from threadline.store.threads import ThreadStore
 
 
 def visible_thread(
-    tenant: Tenant, thread_id: str, store: ThreadStore, with_steps: bool = True, strict: bool = False
+    tenant: Tenant,
+    thread_id: str,
+    store: ThreadStore,
+    with_steps: bool = True,
+    strict: bool = False,
+    with_user_data: bool = True,
 ) -> tuple[Thread, str]:
     """The tenant's thread and its execution name; absent, deleted, or another tenant's → 404.
     User data that cannot be decrypted is an error when ``strict`` (a read of the thread); else
@@ -18,7 +23,9 @@ def visible_thread(
     if not is_thread_id(thread_id):
         # Never a thread's id; and DynamoDB rejects (500) a key over 2048 bytes, which a long path would make.
         raise NotFoundError(f"No thread with id {thread_id[:64]}", "id")
-    thread, execution_name = store.get(tenant.org_id, thread_id, with_steps, strict=strict)
+    thread, execution_name = store.get(
+        tenant.org_id, thread_id, with_steps, strict=strict, with_user_data=with_user_data
+    )
     if thread.deleted or (tenant.project_id is not None and thread.project_id != tenant.project_id):
         raise NotFoundError(f"No thread with id {thread_id}", "id")
     return thread, execution_name

@@ -203,16 +203,18 @@ def give_feedback(tenant: Tenant, run_id: str, request: NewFeedback, *, store: T
 # ----- reading ------------------------------------------------------------------------------------
 
 
-def find_run(tenant: Tenant, run_id: str, *, store: ThreadStore, runs: RunStore) -> tuple[Thread, Run]:
-    """The tenant's run ``run_id`` and its thread (with its steps): unknown, another tenant's or
-    project's, or of a deleted thread → 404."""
+def find_run(
+    tenant: Tenant, run_id: str, *, store: ThreadStore, runs: RunStore, with_details: bool = True
+) -> tuple[Thread, Run]:
+    """The tenant's run ``run_id`` and its thread (with its steps and user data, unless not
+    ``with_details``): unknown, another tenant's or project's, or of a deleted thread → 404."""
     missing = NotFoundError(f"No run with id {run_id[:64]}", "id")
     if not is_thread_id(run_id):  # run ids are UUIDs, as thread ids
         raise missing
     located = runs.locate(tenant.org_id, run_id)
     thread_id, seq = located if located is not None else (run_id, 0)  # a thread's run from before runs
     try:
-        thread = visible_thread(tenant, thread_id, store)[0]
+        thread = visible_thread(tenant, thread_id, store, with_steps=with_details, with_user_data=with_details)[0]
     except NotFoundError:
         raise missing from None
     run = next((r for r in thread_runs(thread, runs.runs(thread.org_id, thread.id)) if r.seq == seq), None)

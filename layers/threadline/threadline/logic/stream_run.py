@@ -75,7 +75,7 @@ def stream_window(
     A run whose thread shows it finished over ``END_GRACE_SECONDS`` ago, but whose event log has
     no end (a run from before the event log, or whose events expired), ends when a whole window
     passed without one: the writer lags the table by about a second, not by a minute."""
-    thread, run = find_run(tenant, run_id, store=store, runs=runs)
+    thread, run = find_run(tenant, run_id, store=store, runs=runs, with_details=False)  # (no steps, no KMS)
     after = stream_position(last_event_id) if last_event_id else None
     ended = run.ended_at if run.status in _FINAL_RUN else None
     ended_before = ended is not None and parse_time(ended).timestamp() < wall() - END_GRACE_SECONDS

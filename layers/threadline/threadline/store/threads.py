@@ -198,14 +198,17 @@ class ThreadStore:
         return True
 
     # ----- reads --------------------------------------------------------
-    def get(self, org_id: str, thread_id: str, with_steps: bool = True, strict: bool = True) -> tuple[Thread, str]:
+    def get(
+        self, org_id: str, thread_id: str, with_steps: bool = True, strict: bool = True, with_user_data: bool = True
+    ) -> tuple[Thread, str]:
         """A thread with its steps or without, and its execution name: one Query either way
         (steps, header and user data sort together after the index items).
 
         Raises ``NotFoundError`` when the org has no such thread. User data that cannot be
         decrypted raises ``UndecryptableError`` (logged with the thread's id); not ``strict``,
         the thread comes without it (a change, cancel or delete need not read it), with
-        ``user_data_unreadable`` set.
+        ``user_data_unreadable`` set. Without ``with_user_data``, it comes without its user data,
+        which is not decrypted (no KMS call).
         """
         items = self._query_all(
             KeyConditionExpression="pk = :pk AND sk >= :from",
@@ -219,7 +222,7 @@ class ThreadStore:
         if header is None:
             raise NotFoundError(f"No thread with id {thread_id}", "id")
         try:
-            thread = self._thread(header, by_sk.get(keys.USER_DATA_SK))
+            thread = self._thread(header, by_sk.get(keys.USER_DATA_SK) if with_user_data else None)
         except UndecryptableError:
             logger.error("user_data cannot be decrypted", extra={"thread_id": thread_id})
             if strict:
