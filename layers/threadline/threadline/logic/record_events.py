@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from threadline.models.domain import ACTIVE_STATUSES, RUN_STATUS_OF, Feedback, Run, Step, Thread
+from threadline.models.domain import ACTIVE_STATUSES, Feedback, Run, Step, Thread
 from threadline.models.events import Event, EventType
 from threadline.store import keys
 from threadline.store.events import EventStore
@@ -177,27 +177,9 @@ def _run_status_event(before: str, after: str) -> EventType | None:
 
 def _current_run(thread: Thread, threads: ThreadReader) -> Run:
     """The thread's current run as the header shows it (its status and end as of this change)."""
-    runs = thread_runs(thread, threads.runs(thread.org_id, thread.id))
-    current = next((run for run in runs if run.seq == thread.run_seq), None)
-    if current is not None:
-        return current
-    # Its item is written with the header that names it, so this is a change replayed after a
-    # purge: the run as far as the header tells it.
-    final = thread.status not in ACTIVE_STATUSES
-    return Run(
-        id=thread.run_id or thread.id,
-        thread_id=thread.id,
-        org_id=thread.org_id,
-        project_id=thread.project_id,
-        seq=thread.run_seq,
-        agent=thread.type,
-        interrupt_policy=thread.interrupt_policy,
-        requester=thread.requester,
-        status=RUN_STATUS_OF[thread.status],
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
-        ended_at=(thread.ended_at or thread.updated_at) if final else None,
-    )
+    # (with_current: a change replayed after a purge finds no run item; the header tells the run)
+    runs = thread_runs(thread, threads.runs(thread.org_id, thread.id), with_current=True)
+    return next(run for run in runs if run.seq == thread.run_seq)
 
 
 def _run_events(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Happened]:

@@ -230,22 +230,15 @@ class RunStore:
         return query_prefix(self._db, self._table, keys.thread_pk(org_id, thread_id), prefix)
 
 
-def thread_runs(thread: Thread, stored: list[Run]) -> list[Run]:
+def thread_runs(thread: Thread, stored: list[Run], with_current: bool = False) -> list[Run]:
     """A thread's runs, in the order they started: those stored, a thread's run from before runs
-    (stored only once superseded), and the current one as its thread says it is now."""
+    (stored only once superseded), and the current one as its thread says it is now (with
+    ``with_current``, as far as the header tells it even when its item is not among ``stored``)."""
     runs = {run.seq: run for run in stored}
     if thread.first_run_seq == 0 and 0 not in runs:
-        runs[0] = Run(
-            id=thread.id,
-            thread_id=thread.id,
-            org_id=thread.org_id,
-            project_id=thread.project_id,
-            seq=0,
-            agent=thread.type,
-            requester=thread.requester,
-            created_at=thread.created_at,
-            updated_at=thread.updated_at,
-        )
+        runs[0] = _header_run(thread, thread.id, 0)
+    if with_current and thread.run_seq not in runs:
+        runs[thread.run_seq] = _header_run(thread, thread.run_id or thread.id, thread.run_seq)
     current = runs.get(thread.run_seq)
     if current is not None:
         final = thread.status not in ACTIVE_STATUSES
@@ -257,6 +250,22 @@ def thread_runs(thread: Thread, stored: list[Run]) -> list[Run]:
             }
         )
     return [runs[seq] for seq in sorted(runs)]
+
+
+def _header_run(thread: Thread, run_id: str, seq: int) -> Run:
+    """A run of the thread as its header tells it (its own item unread)."""
+    return Run(
+        id=run_id,
+        thread_id=thread.id,
+        org_id=thread.org_id,
+        project_id=thread.project_id,
+        seq=seq,
+        agent=thread.type,
+        interrupt_policy=thread.interrupt_policy if seq == thread.run_seq else "manual",
+        requester=thread.requester,
+        created_at=thread.created_at,
+        updated_at=thread.updated_at,
+    )
 
 
 def run_of_entry(item: dict[str, Any]) -> Run:
