@@ -216,3 +216,49 @@ def test_a_start_that_timed_out_may_be_looked_up_and_stopped() -> None:
 
     # Then it may ask Step Functions whether a start that timed out started, and stop it
     assert {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"} <= actions
+
+
+def _refs(value: object) -> set[str]:
+    """The logical ids a template value refers to (Ref, GetAtt)."""
+    if isinstance(value, dict):
+        found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+        if "Fn::GetAtt" in value:
+            attribute = value["Fn::GetAtt"]
+            found.add(attribute[0] if isinstance(attribute, list) else str(attribute).split(".")[0])
+        return found.union(*(_refs(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value))
+    return set()
+
+
+def test_every_queue_of_failures_is_alarmed_on_its_depth() -> None:
+    # Given the queues things go to when they fail: a stream mapping's or an invocation's on-failure
+    # destination, an EventBridge target's dead letters, a queue's redrive target
+    queues = resources("AWS::SQS::Queue")
+    failures: set[str] = set()
+    for function in resources("AWS::Serverless::Function").values():
+        props = function["Properties"]
+        failures |= _refs(props.get("EventInvokeConfig", {}).get("DestinationConfig", {})) & set(queues)
+        for event in props.get("Events", {}).values():
+            on_failure = event["Properties"].get("DestinationConfig", {})
+            failures |= _refs([on_failure, event["Properties"].get("DeadLetterConfig", {})]) & set(queues)
+    for queue in queues.values():
+        failures |= _refs(queue["Properties"].get("RedrivePolicy", {})) & set(queues)
+    assert {"IndexFailuresQueue", "EventFailuresQueue", "ReconcileFailuresQueue", "WebhookDeadLetterQueue"} <= failures
+
+    # Then each has an alarm on the messages it holds
+    alarmed = {
+        queue
+        for alarm in resources("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for queue in _refs(alarm["Properties"]["Dimensions"])
+    }
+    assert failures - alarmed == set()
+
+
+def test_every_log_group_keeps_its_logs_for_the_parameters_days_and_the_workflow_logs_its_errors() -> None:
+    groups = resources("AWS::Logs::LogGroup")
+    assert groups and all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+    logging = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]["Logging"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+    assert _refs(logging["Destinations"]) == {"AgentWorkflowLogs"}
