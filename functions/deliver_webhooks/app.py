@@ -22,7 +22,7 @@ def deliver_task(task: DeliveryTask) -> None:
     attempt = deliver(
         task,
         store=wiring.webhook_store(),
-        events=wiring.webhook_event_finder(),
+        events=wiring.event_store(),
         queue=wiring.webhook_queue(),
         sender=wiring.webhook_sender(),
         schedule=RetrySchedule(scale=wiring.webhook_retry_scale()),

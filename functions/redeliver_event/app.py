@@ -20,7 +20,7 @@ def handle_redeliver_event(event_id: str, request: RedeliverEventRequest | None 
         event_id,
         request.endpoint_id if request is not None else None,
         store=wiring.webhook_store(),
-        events=wiring.webhook_event_finder(),
+        events=wiring.event_store(),
         queue=wiring.webhook_queue(),
     )
     return Response(status_code=202, content_type="application/json", body=RedeliveryOut.from_tasks(event_id, tasks))

@@ -656,7 +656,7 @@ def test_a_retry_due_later_than_sqs_can_delay_waits_in_fifteen_minute_steps(
         return deliver(
             DeliveryTask.model_validate(message),
             store=store,
-            events=wiring.webhook_event_finder(),
+            events=wiring.event_store(),
             queue=queue,
             sender=wiring.webhook_sender(),
             schedule=RetrySchedule(),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from threadline.store.thread_index import ThreadIndexer
     from threadline.store.thread_status import ThreadStatusStore
     from threadline.store.threads import ThreadStore
-    from threadline.store.webhooks import DeliveryQueue, EventFinder, WebhookStore
+    from threadline.store.webhooks import DeliveryQueue, WebhookStore
     from threadline.webhooks.sender import WebhookSender
     from threadline.workflow.executions import WorkflowRunner
 
@@ -39,7 +39,6 @@ __all__ = [
     "thread_indexer",
     "thread_store",
     "user_data_cipher",
-    "webhook_event_finder",
     "webhook_queue",
     "webhook_retry_scale",
     "webhook_sender",
@@ -168,13 +167,6 @@ def webhook_store() -> WebhookStore:
 
 
 @lru_cache(maxsize=1)
-def webhook_event_finder() -> EventFinder:
-    """The events a webhook delivery sends, read from the event log."""
-    from threadline.store.webhooks import EventFinder
-
-    return EventFinder(clients.dynamodb(), settings().events_table)
-
-
 @lru_cache(maxsize=1)
 def webhook_queue() -> DeliveryQueue:
     """The queue of webhook deliveries."""
@@ -210,7 +202,6 @@ def reset() -> None:
         event_store,
         workflow_runner,
         webhook_store,
-        webhook_event_finder,
         webhook_queue,
         webhook_sender,
     ):

@@ -26,8 +26,9 @@ from threadline.models.webhooks import (
     SendResult,
     WebhookEndpoint,
 )
+from threadline.store.events import EventStore
 from threadline.store.items import deserialize
-from threadline.store.webhooks import MAX_QUEUE_DELAY_SECONDS, DeliveryQueue, EventFinder, WebhookStore, task_of
+from threadline.store.webhooks import MAX_QUEUE_DELAY_SECONDS, DeliveryQueue, WebhookStore, task_of
 from threadline.timeutil import format_time, now_iso
 from threadline.webhooks.sender import WebhookSender
 from threadline.webhooks.signing import new_secret, signed_headers
@@ -125,7 +126,7 @@ def redeliver_event(
     endpoint_id: str | None,
     *,
     store: WebhookStore,
-    events: EventFinder,
+    events: EventStore,
     queue: DeliveryQueue,
 ) -> list[DeliveryTask]:
     """Queue a fresh delivery of one of the org's events: to the endpoint named (whatever it
@@ -212,7 +213,7 @@ def deliver(
     task: DeliveryTask,
     *,
     store: WebhookStore,
-    events: EventFinder,
+    events: EventStore,
     queue: DeliveryQueue,
     sender: WebhookSender,
     schedule: RetrySchedule,

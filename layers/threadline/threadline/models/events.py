@@ -3,6 +3,7 @@ recorded from the stored changes (``logic.record_events``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
@@ -50,6 +51,4 @@ class Event(BaseModel):
 
     def payload(self) -> dict[str, Any]:
         """The event as served (the parsed ``body``)."""
-        import json
-
         return dict(json.loads(self.body))

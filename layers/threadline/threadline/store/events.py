@@ -48,6 +48,22 @@ class EventStore:
         item = event_item(event, int(parse_time(event.created_at).timestamp()) + self._retention)
         self._db.put_item(TableName=self._table, Item=serialize(item))
 
+    def get(self, org_id: str, run_id: str, event_id: str) -> Event | None:
+        """One event by its key, read strongly consistently; None when gone (expired)."""
+        reply = self._db.get_item(
+            TableName=self._table, Key=serialize(keys.event_key(org_id, run_id, event_id)), ConsistentRead=True
+        )
+        item = reply.get("Item")
+        return None if item is None else event_from_item(deserialize(item))
+
+    def by_id(self, org_id: str, event_id: str) -> Event | None:
+        """An org's event by its id alone (the org's listing index), or None."""
+        request = self._listing("org", org_id, (), None)
+        request["KeyConditionExpression"] = "gsi_org = :partition AND sk = :id"
+        request["ExpressionAttributeValues"] = serialize({":partition": org_id, ":id": event_id})
+        items = self._db.query(**request).get("Items", [])
+        return event_from_item(deserialize(items[0])) if items else None
+
     def run_events(self, org_id: str, run_id: str, after: str | None = None, limit: int = 1000) -> list[Event]:
         """Up to ``limit`` events of one run after the event ``after`` (all with None), in order,
         read strongly consistently: what a stream serves."""

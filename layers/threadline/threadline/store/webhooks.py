@@ -13,10 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from threadline.errors import InvalidParameterError
-from threadline.models.events import Event
 from threadline.models.webhooks import DeliveryAttempt, DeliveryTask, WebhookEndpoint
 from threadline.store import keys
-from threadline.store.events import event_from_item
 from threadline.store.items import deserialize, serialize
 
 if TYPE_CHECKING:
@@ -160,38 +158,6 @@ def _decode_cursor(cursor: str) -> str:
     if not sk or "#" not in sk:
         raise InvalidParameterError("cursor is not a cursor of this list", "cursor")
     return sk
-
-
-class EventFinder:
-    """Events of the event log as deliveries need them: by key (a queued delivery names its run)
-    and by id alone (a redelivery), always within one org."""
-
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    def get(self, org_id: str, run_id: str, event_id: str) -> Event | None:
-        """One event by its key, read strongly consistently; None when gone (expired)."""
-        reply = self._db.get_item(
-            TableName=self._table,
-            Key=serialize(keys.event_key(org_id, run_id, event_id)),
-            ConsistentRead=True,
-        )
-        item = reply.get("Item")
-        return None if item is None else event_from_item(deserialize(item))
-
-    def by_id(self, org_id: str, event_id: str) -> Event | None:
-        """An org's event by its id (the org's listing index), or None."""
-        index, attribute = keys.EVENT_INDEXES["org"]
-        reply = self._db.query(
-            TableName=self._table,
-            IndexName=index,
-            KeyConditionExpression="#partition = :org AND sk = :id",
-            ExpressionAttributeNames={"#partition": attribute},
-            ExpressionAttributeValues=serialize({":org": keys.event_partition("org", org_id), ":id": event_id}),
-        )
-        items = reply.get("Items", [])
-        return event_from_item(deserialize(items[0])) if items else None
 
 
 class DeliveryQueue:
