@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from threadline import wiring
+from threadline import observability, wiring
 from threadline.logic.webhooks import RetrySchedule, deliver, deliver_messages
 from threadline.models.webhooks import DeliveryTask
 
@@ -46,6 +46,7 @@ def failed(message_id: str, error: Exception) -> None:
     logger.error("webhook message failed", extra={"message_id": message_id, "error_type": type(error).__name__})
 
 
+@observability.traced
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     messages = [(record["messageId"], record["body"]) for record in event.get("Records", [])]

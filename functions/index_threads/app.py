@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from threadline import wiring
+from threadline import observability, wiring
 from threadline.logic.index_thread import index_change
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ def index_record(record: DynamoDBRecord) -> None:
     )
 
 
+@observability.traced
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(

@@ -9,7 +9,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from threadline import wiring
+from threadline import observability, wiring
 from threadline.api.native.events import wire_object
 from threadline.logic.record_events import ThreadReader, record_change
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 logger = Logger(service="threadline")
 
 
+@observability.traced
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     events, threads = wiring.event_store(), ThreadReader(wiring.status_store(), wiring.run_store())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from threadline import wiring
+from threadline import observability, wiring
 from threadline.logic.run_step import check_condition, run_step, wait_for_human
 from threadline.models.workflow import AgentTask
 
@@ -22,14 +22,21 @@ def _load_context(org_id: str, context_type: str, context_id: str) -> dict[str, 
     return context.document if context is not None else None
 
 
+@observability.traced
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = AgentTask.model_validate(event)
+    correlation_id = task.run.correlation_id if task.run else None  # the request that started the run
+    logger.set_correlation_id(correlation_id)
+    observability.correlate(correlation_id)
     logger.append_keys(thread_id=task.thread.id, run_id=task.run.id if task.run else None, step=task.step.name)
     logger.append_keys(action=task.action)
     if task.action == "run":
-        return run_step(task, steps=wiring.step_store(), load_context=_load_context)
-    if task.action == "check_condition":  # an execution started before runs
-        return {"run": check_condition(task, steps=wiring.step_store())}
-    wait_for_human(task, steps=wiring.step_store(), send_skip=wiring.workflow_runner().send_skip)
-    return {"status": "waiting"}
+        result = run_step(task, steps=wiring.step_store(), load_context=_load_context)
+    elif task.action == "check_condition":  # an execution started before runs
+        result = {"run": check_condition(task, steps=wiring.step_store())}
+    else:
+        wait_for_human(task, steps=wiring.step_store(), send_skip=wiring.workflow_runner().send_skip)
+        result = {"status": "waiting"}
+    logger.info("task done")  # one line per task: its thread, run, step and action, with the correlation id
+    return result

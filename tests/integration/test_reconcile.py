@@ -173,7 +173,9 @@ def test_the_events_file_fails_a_timed_out_thread(seed: Seed, deployment: Deploy
     plan = json.loads(event["detail"]["input"])
     thread = seed.thread("acme", id=plan["thread"]["id"], context_id="biz_123", run_id=plan["run"]["id"], run_seq=1)
     seed_steps(thread, {"business_record": "running"})
-    assert json.loads(event["detail"]["input"]) == execution_input(thread, CIP_ORCHESTRATOR)
+    started = execution_input(thread, CIP_ORCHESTRATOR)
+    started["run"]["correlation_id"] = load_event("create_thread.json")["requestContext"]["requestId"]
+    assert json.loads(event["detail"]["input"]) == started
 
     # When the reconcile_thread event (TIMED_OUT) is handled
     result = invoke("reconcile_thread", event)

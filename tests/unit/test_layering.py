@@ -10,7 +10,14 @@ import pytest
 from threadline_tools.template import ROOT
 
 HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
-ALLOWED = ("threadline.api", "threadline.logic", "threadline.models", "threadline.auth", "threadline.errors")
+ALLOWED = (
+    "threadline.api",
+    "threadline.logic",
+    "threadline.models",
+    "threadline.auth",
+    "threadline.errors",
+    "threadline.observability",  # traces and the correlation id, at the entry point
+)
 
 
 def threadline_imports(source: str) -> set[str]:

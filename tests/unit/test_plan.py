@@ -99,7 +99,8 @@ def test_the_plan_carries_the_thread_its_key_and_its_status_partitions() -> None
     plan = execution_input(a_thread(), CIP_ORCHESTRATOR)
 
     assert set(plan) == {"thread", "run", "thread_key", "status_partitions", "stages"}
-    assert plan["run"] == {"id": RUN_ID, "seq": 1, "interrupt_policy": "manual", "input": None}
+    # (the request that starts it adds its correlation id: WorkflowRunner.start)
+    assert plan["run"] == {"id": RUN_ID, "seq": 1, "interrupt_policy": "manual", "input": None, "correlation_id": None}
     assert plan["thread"] == {
         "id": THREAD_ID,
         "type": "cip_orchestrator",
@@ -241,6 +242,7 @@ def test_a_planned_item_with_the_state_machines_stamp_reads_back_as_a_running_st
 def test_the_events_files_carry_the_plan_execution_input_makes() -> None:
     # (events/reconcile_thread.json and run_agent.json are what `sam local invoke` feeds the functions)
     plan = execution_input(a_thread(), CIP_ORCHESTRATOR)
+    plan["run"]["correlation_id"] = load_event("create_thread.json")["requestContext"]["requestId"]
     reconcile = load_event("reconcile_thread.json")
     run_agent = load_event("run_agent.json")
 

@@ -93,6 +93,19 @@ def unavailable(error: BaseException) -> ServiceUnavailableError | None:
     return None
 
 
+def throttled(error: BaseException) -> bool:
+    """Whether ``error`` is an AWS call refused for the rate of requests (or a transaction one of
+    whose items was)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code = response.get("Error", {}).get("Code", "")
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code", "") for reason in response.get("CancellationReasons", [])}
+        return any(_CANCELLATION_RETRY_AFTER.get(reason) == RETRY_AFTER_THROTTLED for reason in reasons)
+    return code in THROTTLING_CODES
+
+
 def may_have_taken_effect(error: BaseException) -> bool:
     """Whether the AWS call that raised ``error`` may have been carried out all the same: the
     connection broke or timed out after the request was sent, or the service failed while

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from threadline import errors, faults
+from threadline import errors, faults, observability
 from threadline.api.dialect import Dialect
 
 logger = Logger(service="threadline")
@@ -106,6 +106,7 @@ def register_error_handlers(app: APIGatewayRestResolver, dialect: Dialect) -> No
         fault = faults.unavailable(error)
         if fault is not None:  # throttled, unavailable, timed out: a retry may succeed (503, Retry-After)
             logger.warning("a service is unavailable", extra=faults.describe(error))
+            count_throttle(error)
             return domain_error_response(dialect, fault)
         # Type and frames, not the message: messages (pydantic's, say) may quote request data.
         logger.error(
@@ -113,3 +114,10 @@ def register_error_handlers(app: APIGatewayRestResolver, dialect: Dialect) -> No
             extra={"error_type": type(error).__name__, "frames": traceback.format_tb(error.__traceback__)},
         )
         return error_response(dialect, 500, "internal_error", "Internal server error")
+
+
+def count_throttle(error: BaseException) -> None:
+    """A request answered 503 as an AWS call was throttled: counted by the call (the operation
+    names the service: ``TransactWriteItems``, ``StartExecution``, ``GenerateDataKey``...)."""
+    if faults.throttled(error):
+        observability.count("Throttled", operation=str(getattr(error, "operation_name", "") or "unknown"))

@@ -35,8 +35,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from threadline import faults
+from threadline import faults, observability
 from threadline.api.dialect import Dialect
+from threadline.api.errors import count_throttle
 from threadline.api.route import IDEMPOTENCY_HEADER
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ class IdempotentReplies:
         compressed = self._cipher.decrypt_bytes(scope[0], _record_name(scope), base64.b64decode(sealed["sealed"]))
         response: dict[str, Any] = json.loads(zlib.decompress(compressed))
         if sealed.get("replayed"):
+            observability.count("IdempotentReplays")
             for field in ("headers", "multiValueHeaders"):
                 if isinstance(response.get(field), dict):
                     value = "true"
@@ -168,6 +170,7 @@ def _failure(dialect: Dialect, error: BaseException) -> dict[str, Any]:
     fault = faults.unavailable(error)
     if fault is None:
         return dialect.error_reply(500, "internal_error", "Internal server error")
+    count_throttle(error)
     retry = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
     return dialect.error_reply(503, fault.code, fault.message, headers=retry)
 

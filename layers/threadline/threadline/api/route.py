@@ -29,6 +29,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from threadline import observability
 from threadline.api.dialect import Dialect
 from threadline.api.errors import register_error_handlers
 from threadline.api.tenant import Scope, current_tenant
@@ -113,12 +114,14 @@ class RestApp(APIGatewayRestResolver):
 
 
 def entry(app: RestApp, idempotency: Callable[[], IdempotentReplies] | None = None) -> LambdaHandler:
-    """The Lambda entry point of ``app``: logs with the request's correlation id, rejects what
-    no route accepts, then routes; a creating route passes ``idempotency`` (its factory), and
-    honours ``Idempotency-Key`` (``api.idempotency``)."""
+    """The Lambda entry point of ``app``: logs and traces with the request's correlation id (API
+    Gateway's request id), rejects what no route accepts, then routes; a creating route passes
+    ``idempotency`` (its factory), and honours ``Idempotency-Key`` (``api.idempotency``)."""
 
+    @observability.traced
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        observability.correlate(logger.get_correlation_id())
         rejected = rejection(event, app.dialect, app.query_names)
         if rejected:
             return rejected

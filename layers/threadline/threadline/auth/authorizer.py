@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from threadline import observability
 from threadline.auth.api_keys import hash_key, parse_bearer
 from threadline.store.api_keys import ApiKeyStore
 
@@ -26,10 +27,10 @@ def authorize(event: dict[str, Any], store: ApiKeyStore, shared_usage_key: str |
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     key = parse_bearer(headers.get("authorization"))
     if key is None:
-        raise Unauthorized()
+        raise _denied("malformed")
     record = store.get(hash_key(key))
     if record is None or not record.active:
-        raise Unauthorized()
+        raise _denied("unknown" if record is None else "revoked")
     policy: dict[str, Any] = {
         "principalId": record.key_id,
         "policyDocument": {
@@ -48,6 +49,12 @@ def authorize(event: dict[str, Any], store: ApiKeyStore, shared_usage_key: str |
     if usage_key:
         policy["usageIdentifierKey"] = usage_key
     return policy
+
+
+def _denied(reason: str) -> Unauthorized:
+    """A refusal, counted by reason (a metric: Powertools is imported on this path only)."""
+    observability.count("AuthorizerDenials", reason=reason)
+    return Unauthorized()
 
 
 def _api_arn(event: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from threadline import faults
+from threadline import faults, observability
 from threadline.errors import ForbiddenError, InvalidParameterError, WorkflowStartError
 from threadline.logic.contexts import require_context
 from threadline.models.agent_types import AgentType
@@ -102,6 +102,7 @@ def create_thread(
             # thread running without an execution.
             _fail(thread, statuses)
         raise
+    observability.count("ThreadsCreated", agent_type=agent.name)
     launch_run(thread, agent, run_input, statuses=statuses, runner=runner)
     return thread
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from threadline import observability
 from threadline.models.domain import ACTIVE_STATUSES, Feedback, Run, Step, Thread
 from threadline.models.events import Event, EventType
 from threadline.store import keys
@@ -33,6 +34,7 @@ from threadline.store.events import EventStore
 from threadline.store.items import deserialize, step_from_item, thread_from_header
 from threadline.store.runs import RunStore, run_from_item, thread_runs
 from threadline.store.thread_status import ThreadStatusStore
+from threadline.timeutil import parse_time
 
 # What an event's ``data.object`` is made from: the api layer shapes it for the wire.
 Subject = Run | Step | Thread | Feedback
@@ -78,35 +80,64 @@ class Happened:
     subject: Subject
 
 
+@dataclass(frozen=True)
+class Change:
+    """A stored change of a thread's partition, and the events it is (before they have ids)."""
+
+    org_id: str
+    project_id: str
+    thread_id: str
+    sequence: str
+    happened: list[Happened]
+
+    def events(self, shape: Shape) -> list[Event]:
+        return [
+            _event(keys.event_id(self.sequence, position), self, item, shape)
+            for position, item in enumerate(self.happened)
+        ]
+
+
 def record_change(record: dict[str, Any], events: EventStore, threads: ThreadReader, shape: Shape) -> int:
-    """Record the events of one stream record (Lambda's shape), in order; how many."""
-    found = events_of(record, threads, shape)
+    """Record the events of one stream record (Lambda's shape), in order, then count what they
+    tell in metrics; how many."""
+    change = change_of(record, threads)
+    if change is None:
+        return 0
+    found = change.events(shape)
     for event in found:
         events.record(event)
+    for happened in change.happened:
+        _measure(happened)
     return len(found)
 
 
 def events_of(record: dict[str, Any], threads: ThreadReader, shape: Shape) -> list[Event]:
     """The events one stored change is (none for a change that is no event)."""
+    change = change_of(record, threads)
+    return change.events(shape) if change is not None else []
+
+
+def change_of(record: dict[str, Any], threads: ThreadReader) -> Change | None:
+    """The change one stream record is, or None when it is none of a thread's."""
     change = record.get("dynamodb") or {}
     pk = change.get("Keys", {}).get("pk", {}).get("S", "")
     sk = change.get("Keys", {}).get("sk", {}).get("S", "")
     if not pk.startswith(keys.THREAD_PK_PREFIX):
-        return []
+        return None
     org_id, thread_id = keys.thread_of_pk(pk)
     if keys.is_runs_org(org_id):  # a run's listing entry, which the indexer writes
-        return []
+        return None
     new = deserialize(change["NewImage"]) if change.get("NewImage") else None
     old = deserialize(change["OldImage"]) if change.get("OldImage") else None
     if new is None:  # a purge: the thread is gone, with its events' reason to be
-        return []
+        return None
     if sk == keys.THREAD_SK:
         project = str(new["project_id"])
         happened = _header_events(old, new, threads)
     else:
         found = threads.project(org_id, thread_id)
         if found is None:
-            return []
+            return None
         project = found
         if sk.startswith(keys.RUN_SK_PREFIX):
             happened = _run_events(old, new)
@@ -115,15 +146,27 @@ def events_of(record: dict[str, Any], threads: ThreadReader, shape: Shape) -> li
         elif sk.startswith(keys.FEEDBACK_SK_PREFIX):
             happened = _feedback_events(old, new)
         else:
-            return []
-    sequence = str(change["SequenceNumber"])
-    return [
-        _event(keys.event_id(sequence, position), org_id, project, thread_id, item, shape)
-        for position, item in enumerate(happened)
-    ]
+            return None
+    return Change(org_id, project, thread_id, str(change["SequenceNumber"]), happened)
 
 
-def _event(event_id: str, org_id: str, project_id: str, thread_id: str, happened: Happened, shape: Shape) -> Event:
+def _measure(happened: Happened) -> None:
+    """The metrics an event tells (docs/operations.md, "Metrics"): counted once, as the change is
+    recorded once (a batch is retried from its first failed record)."""
+    subject = happened.subject
+    if isinstance(subject, Run):
+        if happened.type in ("run.completed", "run.cancelled"):
+            observability.count("RunsFinished", agent_type=subject.agent, status=subject.status)
+        elif happened.type == "run.interrupted":
+            observability.count("InterruptsRaised", agent_type=subject.agent)
+        elif happened.type == "run.resumed":
+            observability.count("InterruptsResolved", agent_type=subject.agent)
+    elif isinstance(subject, Step) and happened.type == "run.step_finished" and subject.completed_at:
+        took = parse_time(subject.completed_at) - parse_time(subject.started_at)
+        observability.measure("StepDuration", took.total_seconds() * 1000, agent=subject.agent or subject.name)
+
+
+def _event(event_id: str, change: Change, happened: Happened, shape: Shape) -> Event:
     subject = shape(happened.subject)
     body = {
         "object": "event",
@@ -140,9 +183,9 @@ def _event(event_id: str, org_id: str, project_id: str, thread_id: str, happened
     return Event(
         id=event_id,
         type=happened.type,
-        org_id=org_id,
-        project_id=project_id,
-        thread_id=thread_id,
+        org_id=change.org_id,
+        project_id=change.project_id,
+        thread_id=change.thread_id,
         run_id=happened.run_id,
         created_at=happened.at,
         body=json.dumps(body, separators=(",", ":"), default=str),

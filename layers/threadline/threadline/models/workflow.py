@@ -74,6 +74,9 @@ class RunRef(_Contract):
     interrupt_policy: InterruptPolicy = "manual"
     # What the run was started with for its agents (POST /v1/runs ``input``; ≤ 16 KB as JSON).
     input: dict[str, Any] | None = None
+    # The request that started it (API Gateway's request id): its agent function logs and traces
+    # with it, so one id finds the request's logs, its trace and its execution.
+    correlation_id: str | None = None
 
 
 class StepProposal(_Contract):

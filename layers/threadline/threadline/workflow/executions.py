@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from threadline import faults
+from threadline import faults, observability
 from threadline.models.workflow import ExecutionInput, StepOutcome
 
 if TYPE_CHECKING:
@@ -26,8 +26,11 @@ class WorkflowRunner:
         self._arn = state_machine_arn
 
     def start(self, execution_name: str, plan: ExecutionInput) -> None:
-        """Start an execution of ``plan``; the name (the thread's id) makes a retry unable to start two."""
-        self._sfn().start_execution(stateMachineArn=self._arn, name=execution_name, input=plan.model_dump_json())
+        """Start an execution of ``plan``; the name (the thread's id) makes a retry unable to start two.
+        Its run carries the current request's correlation id."""
+        run = plan.run.model_copy(update={"correlation_id": observability.correlation_id()})
+        execution_input = plan.model_copy(update={"run": run}).model_dump_json()
+        self._sfn().start_execution(stateMachineArn=self._arn, name=execution_name, input=execution_input)
 
     def was_started(self, execution_name: str) -> bool:
         """Whether an execution of this name exists: a start that timed out may have started it."""
