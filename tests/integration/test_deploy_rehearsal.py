@@ -4,7 +4,7 @@ API are what the code expects (tools/threadline_tools/rehearsal.py)."""
 
 from __future__ import annotations
 
-from threadline_tools.rehearsal import EXPECTED_TABLES, Rehearsal, rehearse
+from threadline_tools.rehearsal import EXPECTED_TABLES, Rehearsal, packaged_template, rehearse, translate
 from threadline_tools.template import template
 
 # What moto's CloudFormation creates nothing for, so a deploy rehearsal does not rehearse it
@@ -61,3 +61,25 @@ def test_the_template_deploys_as_an_express_workflow_without_access_logs() -> No
     # And no state waits for a task token (express workflows have none)
     (definition,) = rehearsal.definitions.values()
     assert "waitForTaskToken" not in definition
+
+
+def test_the_rehearsal_finds_what_would_break_the_code() -> None:
+    # Given a built template whose threads table projects an index the code reads keys-only from
+    # as ALL, and whose agent function is given a state machine ARN the stack does not make
+    built = translate(packaged_template(), {})
+    resources = built["Resources"]
+    index = resources["ThreadsTableV2"]["Properties"]["GlobalSecondaryIndexes"][0]
+    index["Projection"] = {"ProjectionType": "ALL"}
+    variables = resources["AgentFunction"]["Properties"]["Environment"]["Variables"]
+    variables["STATE_MACHINE_ARN"]["Fn::Sub"] = variables["STATE_MACHINE_ARN"]["Fn::Sub"].replace(
+        "-agent-workflow", "-workflow"
+    )
+
+    # When it is rehearsed
+    rehearsal = rehearse(built=built)
+
+    # Then the stack completes, yet both are found
+    assert rehearsal.status == "CREATE_COMPLETE"
+    assert any(problem.startswith("THREADS_TABLE ") for problem in rehearsal.problems), rehearsal.problems
+    assert any(problem.startswith("STATE_MACHINE_ARN is ") for problem in rehearsal.problems), rehearsal.problems
+    assert len(rehearsal.problems) == 2, rehearsal.problems

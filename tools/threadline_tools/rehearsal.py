@@ -64,6 +64,8 @@ IGNORED_BY_MOTO: dict[str, list[str]] = {
     "AWS::DynamoDB::Table": ["TimeToLiveSpecification", "PointInTimeRecoverySpecification"],
     "AWS::StepFunctions::StateMachine": ["StateMachineType", "LoggingConfiguration"],
     "AWS::ApiGateway::RestApi": ["Body (its authorizer, gateway responses and API key source)"],
+    # moto gives a layer version an empty Ref, so the functions' Layers resolve to nothing
+    "AWS::Lambda::Function": ["Architectures", "Layers"],
 }
 
 
@@ -286,13 +288,14 @@ def skipped_by_moto(built: Mapping[str, Any]) -> dict[str, str]:
 # ----- rehearse ------------------------------------------------------------------------------
 
 
-def rehearse(parameters: Mapping[str, str] | None = None) -> Rehearsal:
-    """Build the template, create it as a stack on moto with ``parameters``, and check the stack."""
+def rehearse(parameters: Mapping[str, str] | None = None, built: Mapping[str, Any] | None = None) -> Rehearsal:
+    """Build the template, create it as a stack on moto with ``parameters``, and check the stack
+    (``built``: an already built template instead, e.g. one a test has broken)."""
     from moto import mock_aws
 
     started = time.perf_counter()
     parameters = dict(parameters or {})
-    built = translate(packaged_template(), parameters)
+    built = dict(built) if built is not None else translate(packaged_template(), parameters)
     result = Rehearsal(parameters=parameters)
     with aws_sandbox(), mock_aws(), _quiet_moto():
         _upload_bundles(built)
@@ -392,7 +395,7 @@ def _check_stack(result: Rehearsal, built: dict[str, Any], cloudformation: Any) 
         if summary["ResourceStatus"] != "CREATE_COMPLETE":
             result.problems.append(f"{summary['LogicalResourceId']} is {summary['ResourceStatus']}")
     checked = _Stack(built=built, physical=physical, skipped=result.skipped)
-    _read_functions(checked)
+    _read_functions(result, checked)
     _check_outputs(result, checked, stack.get("Outputs", []))
     _check_environments(result, checked)
     _check_tables(result, checked)
@@ -400,13 +403,14 @@ def _check_stack(result: Rehearsal, built: dict[str, Any], cloudformation: Any) 
     _check_queues(result, checked)
     _check_event_sources(result, checked)
     _check_apis(result, checked)
+    _check_rules(result, checked)
+    _check_log_groups(result, checked)
 
 
 def _active_resources(built: Mapping[str, Any], parameters: Mapping[str, str]) -> set[str]:
     """Logical ids of the resources whose condition holds (the template's conditions are
     comparisons of parameters: evaluated here as CloudFormation would)."""
-    values = {name: str(spec.get("Default", "")) for name, spec in built.get("Parameters", {}).items()}
-    values.update(parameters)
+    values = _parameter_values(built, parameters)
     conditions = built.get("Conditions", {})
 
     def holds(expression: Any) -> bool:
@@ -433,6 +437,12 @@ def _active_resources(built: Mapping[str, Any], parameters: Mapping[str, str]) -
     }
 
 
+def _parameter_values(built: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
+    values = {name: str(spec.get("Default", "")) for name, spec in built.get("Parameters", {}).items()}
+    values.update(parameters)
+    return values
+
+
 def _references(value: Any) -> set[str]:
     """Logical ids (and parameters) a template value refers to: Ref, Fn::GetAtt, Fn::Sub's ${...}."""
     found: set[str] = set()
@@ -455,12 +465,71 @@ def _references(value: Any) -> set[str]:
     return found
 
 
-def _read_functions(stack: _Stack) -> None:
+def _read_functions(result: Rehearsal, stack: _Stack) -> None:
+    """The functions' environments and ARNs; each runs with the settings the template gives it
+    (Globals merged by the transform) under a role of the stack."""
     lambda_client = boto3.client("lambda", region_name=REGION)
-    for name in stack.of_type("AWS::Lambda::Function"):
+    roles = {stack.physical[name] for name in stack.of_type("AWS::IAM::Role")}
+    for name, resource in stack.of_type("AWS::Lambda::Function").items():
         configuration = lambda_client.get_function_configuration(FunctionName=stack.physical[name])
         stack.environments[name] = configuration.get("Environment", {}).get("Variables", {})
         stack.function_arns.add(configuration["FunctionArn"])
+        props = resource["Properties"]
+        for setting in ("Runtime", "Handler", "Timeout", "MemorySize"):
+            if setting in props and str(configuration.get(setting)) != str(props[setting]):
+                result.problems.append(f"{name}: {setting} is {configuration.get(setting)}, declared {props[setting]}")
+        if configuration["Role"].rpartition("/")[2] not in roles:
+            result.problems.append(f"{name} runs as {configuration['Role']}, not a role of the stack")
+
+
+def _check_rules(result: Rehearsal, stack: _Stack) -> None:
+    """Each EventBridge rule targets the stack's functions, sends its dead letters to the stack's
+    queues, and every ARN its pattern matches is one of the stack's (the state machine's)."""
+    events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+    queues = {
+        sqs.get_queue_attributes(QueueUrl=stack.physical[name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name in stack.of_type("AWS::SQS::Queue")
+    }
+    machines = {
+        stepfunctions.describe_state_machine(stateMachineArn=stack.physical[name])["stateMachineArn"]
+        for name in stack.of_type("AWS::StepFunctions::StateMachine")
+    }
+    known = stack.function_arns | queues | machines
+    rules = {rule["Name"]: rule for rule in events.list_rules()["Rules"]}
+    for name in stack.of_type("AWS::Events::Rule"):
+        rule_name = stack.physical[name]
+        if rule_name not in rules:
+            result.problems.append(f"{name}: no rule {rule_name}")
+            continue
+        for arn in re.findall(r'"(arn:[^"]+)"', rules[rule_name].get("EventPattern", "")):
+            if arn not in known:
+                result.problems.append(f"{name}: its pattern matches {arn}, not a resource of the stack")
+        for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
+            for arn in (target["Arn"], target.get("DeadLetterConfig", {}).get("Arn")):
+                if arn is not None and arn not in known:
+                    result.problems.append(f"{name}: a target names {arn}, not a resource of the stack")
+
+
+def _check_log_groups(result: Rehearsal, stack: _Stack) -> None:
+    """Each log group exists with its declared retention (a parameter's value, as given)."""
+    logs = boto3.client("logs", region_name=REGION)
+    parameters = _parameter_values(stack.built, result.parameters)
+    groups = {
+        group["logGroupName"]: group
+        for page in logs.get_paginator("describe_log_groups").paginate()
+        for group in page["logGroups"]
+    }
+    for name, resource in stack.of_type("AWS::Logs::LogGroup").items():
+        group = groups.get(stack.physical[name])
+        if group is None:
+            result.problems.append(f"{name}: no log group {stack.physical[name]}")
+            continue
+        declared = resource.get("Properties", {}).get("RetentionInDays")
+        if isinstance(declared, dict) and "Ref" in declared:
+            declared = parameters.get(declared["Ref"])
+        if declared is not None and str(group.get("retentionInDays")) != str(declared):
+            result.problems.append(f"{name}: kept {group.get('retentionInDays')} days, declared {declared}")
 
 
 def _unresolved(value: Any) -> bool:
