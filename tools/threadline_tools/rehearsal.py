@@ -11,14 +11,20 @@ created, and then:
 * the stack completes and every output resolves to a value;
 * every resource of the built template is in the stack, but those of the types moto skips (it
   creates nothing for a type it does not implement, silently): they are listed, not rehearsed;
+* every function has its declared runtime, handler, timeout and memory, a role of the stack, and
+  every variable it gets from a resource or parameter resolved;
 * every table the functions name (their ``*_TABLE`` variables) has the key schema, indexes,
   stream and TTL the code expects (:data:`EXPECTED_TABLES`, from ``store/keys.py``) and the
   template declares;
 * the state machine's definition, its substitutions applied, is JSON whose Lambda tasks name
   functions of the stack, and its ARN is the one the functions are given (``STATE_MACHINE_ARN``);
 * the queues have their declared retention, visibility and redrive (to a queue of the stack);
-* the stream event sources read the streams of the stack's tables;
+* the event sources read the streams of the stack's tables and its queues;
+* the EventBridge rules match and target the stack's resources; the log groups keep their
+  declared retention;
 * every route of the API's OpenAPI body is a method integrated with a function of the stack.
+
+Properties moto accepts without applying them are listed in :data:`IGNORED_BY_MOTO`.
 
 Where moto falls short of CloudFormation the rehearsal adapts the built template, each time
 for a reason given in :func:`adapted_for_moto`; template.yaml itself is never changed.
@@ -309,6 +315,8 @@ def rehearse(parameters: Mapping[str, str] | None = None, built: Mapping[str, An
             )
         except Exception as error:  # moto raises what a failed resource raised, not a stack status
             result.status, result.reason = "CREATE_FAILED", f"{type(error).__name__}: {error}"
+            if isinstance(error, RecursionError):  # how moto meets a dependency cycle
+                result.reason += " (resources that depend on each other?)"
             result.problems.append(f"the stack was not created: {result.reason}")
             result.seconds = time.perf_counter() - started
             return result
@@ -610,12 +618,14 @@ def _check_tables(result: Rehearsal, stack: _Stack) -> None:
         given = {env[variable] for env in stack.environments.values() if variable in env}
         if not given:
             result.problems.append(f"no function is given {variable}")
+        if len(given) > 1:
+            result.problems.append(f"the functions are given different tables as {variable}: {sorted(given)}")
         for table in sorted(given):
             if table not in deployed:
                 result.problems.append(f"{variable} names {table!r}, not a table of the stack")
-            else:
-                result.tables[variable] = deployed[table]
-            if table in deployed and deployed[table] != expected:
+                continue
+            result.tables[variable] = deployed[table]
+            if deployed[table] != expected:
                 result.problems.append(
                     f"{variable} ({table}) is not what the code expects: {deployed[table]} != {expected}"
                 )
