@@ -65,7 +65,8 @@ def test_the_template_deploys_as_an_express_workflow_without_access_logs() -> No
 
 def test_the_rehearsal_finds_what_would_break_the_code() -> None:
     # Given a built template whose threads table projects an index the code reads keys-only from
-    # as ALL, and whose agent function is given a state machine ARN the stack does not make
+    # as ALL, whose agent function is given a state machine ARN the stack does not make, and one
+    # of whose alarms (a type moto skips) watches a queue that does not exist
     built = translate(packaged_template(), {})
     resources = built["Resources"]
     index = resources["ThreadsTableV2"]["Properties"]["GlobalSecondaryIndexes"][0]
@@ -74,12 +75,18 @@ def test_the_rehearsal_finds_what_would_break_the_code() -> None:
     variables["STATE_MACHINE_ARN"]["Fn::Sub"] = variables["STATE_MACHINE_ARN"]["Fn::Sub"].replace(
         "-agent-workflow", "-workflow"
     )
+    alarm = resources["IndexFailuresAlarm"]["Properties"]
+    alarm["Dimensions"][0]["Value"] = {"Fn::GetAtt": ["IndexFailureQueue", "QueueName"]}
 
     # When it is rehearsed
     rehearsal = rehearse(built=built)
 
-    # Then the stack completes, yet both are found
+    # Then the stack completes, yet all three are found
     assert rehearsal.status == "CREATE_COMPLETE"
-    assert any(problem.startswith("THREADS_TABLE ") for problem in rehearsal.problems), rehearsal.problems
-    assert any(problem.startswith("STATE_MACHINE_ARN is ") for problem in rehearsal.problems), rehearsal.problems
-    assert len(rehearsal.problems) == 2, rehearsal.problems
+    problems = rehearsal.problems
+    assert any(problem.startswith("THREADS_TABLE ") for problem in problems), problems
+    assert any(problem.startswith("STATE_MACHINE_ARN is ") for problem in problems), problems
+    assert (
+        "IndexFailuresAlarm (AWS::CloudWatch::Alarm) refers to IndexFailureQueue, not in the built template" in problems
+    )
+    assert len(problems) == 3, problems

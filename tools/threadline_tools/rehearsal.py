@@ -10,7 +10,8 @@ created, and then:
 
 * the stack completes and every output resolves to a value;
 * every resource of the built template is in the stack, but those of the types moto skips (it
-  creates nothing for a type it does not implement, silently): they are listed, not rehearsed;
+  creates nothing for a type it does not implement, silently): they are listed, not rehearsed,
+  but for what they refer to, which must be in the built template;
 * every function has its declared runtime, handler, timeout and memory, a role of the stack, and
   every variable it gets from a resource or parameter resolved;
 * every table the functions name (their ``*_TABLE`` variables) has the key schema, indexes,
@@ -396,9 +397,14 @@ def _check_stack(result: Rehearsal, built: dict[str, Any], cloudformation: Any) 
             result.created[name] = resource["Type"]
         else:
             result.skipped[name] = resource["Type"]
+    known = set(built["Resources"]) | set(built.get("Parameters", {}))
     for name, kind in result.skipped.items():
         if name not in predicted:  # a type moto implements, yet not created: a failure, not a gap
             result.problems.append(f"{name} ({kind}) is not in the stack")
+        # moto resolves nothing of a skipped resource: at least what it refers to must exist
+        for missing in sorted(_references(built["Resources"][name]) - known):
+            if not missing.startswith("AWS::"):
+                result.problems.append(f"{name} ({kind}) refers to {missing}, not in the built template")
     for summary in summaries:
         if summary["ResourceStatus"] != "CREATE_COMPLETE":
             result.problems.append(f"{summary['LogicalResourceId']} is {summary['ResourceStatus']}")
