@@ -50,7 +50,8 @@ template-check: install install-sam
 	$(SAM) build --build-dir $(SAM_BUILD_DIR) --region us-east-1
 
 # On every core (pytest-xdist): the suite is CPU-bound, and each test has its own emulation.
-pytest: install install-agui
+# The deploy rehearsal applies the SAM transform with the SAM CLI's translator (install-sam).
+pytest: install install-sam install-agui
 	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 # Lambda runs Python 3.12+: the unit tests and a workflow and create-thread slice run
