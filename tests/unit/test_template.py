@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from typing import Any
 
 from threadline.api.routes import allowed_methods, paths
 from threadline_tools.template import (
     ROOT,
+    TEMPLATE,
     authorizer_function,
     function_code,
     resources,
@@ -250,7 +252,7 @@ def test_every_queue_of_failures_is_alarmed_on_its_depth() -> None:
     alarmed = {
         queue
         for alarm in resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
         for queue in _refs(alarm["Properties"]["Dimensions"])
     }
     assert failures - alarmed == set()
@@ -262,3 +264,185 @@ def test_every_log_group_keeps_its_logs_for_the_parameters_days_and_the_workflow
     logging = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]["Logging"]
     assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
     assert _refs(logging["Destinations"]) == {"AgentWorkflowLogs"}
+
+
+# ----- observability (docs/operations.md, "Alarms", "Dashboard", "Tracing") ---------------------
+
+NOTIFY = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_every_function_writes_to_a_log_group_of_its_own() -> None:
+    # Given the functions and the log groups of the template
+    functions = resources("AWS::Serverless::Function")
+    groups = resources("AWS::Logs::LogGroup")
+
+    # Then each function names its own group, created by the template (so with LogRetentionDays,
+    # and before the function writes), under /aws/lambda/<stack>/<function>
+    named = {name: props["Properties"].get("LoggingConfig", {}).get("LogGroup") for name, props in functions.items()}
+    for name, group in named.items():
+        assert group == {"Ref": f"{name}Logs"}, name
+        assert groups[f"{name}Logs"]["Properties"]["LogGroupName"] == {
+            "Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{name}"
+        }
+    assert len({str(group) for group in named.values()}) == len(functions)
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
+    # Given the alarms on Lambda's metrics, by metric and the function they name
+    alarmed: dict[str, set[str]] = defaultdict(set)
+    for alarm in resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("Namespace") == "AWS/Lambda":
+            [dimension] = props["Dimensions"]
+            assert dimension["Name"] == "FunctionName"
+            alarmed[props["MetricName"]] |= _refs(dimension)
+            assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
+                "Sum",
+                0,
+                "GreaterThanThreshold",
+            )
+
+    # Then every function of the template has both (a new function without them fails here)
+    functions = set(resources("AWS::Serverless::Function"))
+    assert alarmed["Errors"] == functions
+    assert alarmed["Throttles"] == functions
+
+
+def test_the_api_the_workflow_and_every_table_are_alarmed() -> None:
+    alarms = {name: alarm["Properties"] for name, alarm in resources("AWS::CloudWatch::Alarm").items()}
+    [(api_id, api)] = resources("AWS::Serverless::Api").items()
+
+    # The API's 5xx rate and p99 latency, on the dimensions API Gateway publishes (its name, its stage)
+    api_dimensions = [
+        {"Name": "ApiName", "Value": api["Properties"]["Name"]},
+        {"Name": "Stage", "Value": api["Properties"]["StageName"]},
+    ]
+    assert (alarms["ApiErrorRateAlarm"]["MetricName"], alarms["ApiErrorRateAlarm"]["Statistic"]) == (
+        "5XXError",
+        "Average",
+    )
+    assert (alarms["ApiLatencyAlarm"]["MetricName"], alarms["ApiLatencyAlarm"]["ExtendedStatistic"]) == (
+        "Latency",
+        "p99",
+    )
+    assert alarms["ApiLatencyAlarm"]["Threshold"] == {"Ref": "ApiLatencyAlarmMs"}
+    for name in ("ApiErrorRateAlarm", "ApiLatencyAlarm"):
+        assert alarms[name]["Dimensions"] == api_dimensions, name
+    assert api_id == "ThreadlineApi"
+
+    # The workflow's failed and timed-out executions (aborted ones are cancels)
+    workflow = {
+        alarm["MetricName"]
+        for alarm in alarms.values()
+        if alarm.get("Dimensions") == [{"Name": "StateMachineArn", "Value": {"Ref": "AgentWorkflow"}}]
+    }
+    assert workflow == {"ExecutionsFailed", "ExecutionsTimedOut"}
+
+    # Every table's read and write throttles
+    throttled: dict[str, set[str]] = defaultdict(set)
+    for alarm in alarms.values():
+        for query in alarm.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == "AWS/DynamoDB":
+                throttled[metric["MetricName"]] |= _refs(metric["Dimensions"])
+    tables = set(resources("AWS::DynamoDB::Table"))
+    assert throttled == {"ReadThrottleEvents": tables, "WriteThrottleEvents": tables}
+
+
+def test_every_alarm_notifies_the_alarm_topic_when_one_is_given() -> None:
+    alarms = resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) > 2 * len(resources("AWS::Serverless::Function"))
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert (props["AlarmActions"], props["OKActions"]) == (NOTIFY, NOTIFY), name
+        assert props["TreatMissingData"] == "notBreaching", name
+    assert template()["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert template()["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+def _dashboard() -> tuple[dict[str, Any], set[str]]:
+    """The dashboard's body as JSON (each ${...} of its !Sub a placeholder) and the names it substitutes."""
+    [dashboard] = resources("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    names = set(re.findall(r"\$\{([^!}][^}]*)\}", body))
+    text = re.sub(r"\$\{!([^}]*)\}", r"$[\1]", body)  # ${!X} is a literal ${X}
+    return json.loads(re.sub(r"\$\{[^}]*\}", "x", text)), names
+
+
+def test_the_dashboard_is_json_naming_the_templates_resources_and_the_apps_metrics() -> None:
+    # Given the dashboard's body
+    body, names = _dashboard()
+
+    # Then what it substitutes exists (a resource, its attribute, a parameter or a pseudo parameter)
+    declared = set(template()["Resources"]) | set(template()["Parameters"])
+    assert {name.split(".")[0] for name in names if not name.startswith("AWS::")} <= declared
+
+    # And it graphs the app's metrics of this stack: namespace Threadline, dimension service
+    graphed: set[str] = set()
+    for widget in body["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric[-1], dict) and "expression" in metric[-1]:
+                expression = metric[-1]["expression"]
+                found = re.fullmatch(
+                    r"SEARCH\('\{Threadline,[a-z_,]+\} MetricName=\"(\w+)\" service=\"x\"', .*\)", expression
+                )
+                assert found, expression
+                graphed.add(found.group(1))
+            elif metric[0] == "Threadline":
+                assert metric[2:4] == ["service", "x"], metric
+                graphed.add(metric[1])
+    assert graphed == {
+        "ThreadsCreated",
+        "RunsFinished",
+        "StepDuration",
+        "InterruptsRaised",
+        "InterruptsResolved",
+        "AuthorizerDenials",
+        "Throttled",
+        "IdempotentReplays",
+    }
+    assert template()["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"].endswith("#dashboards:name=${Dashboard}")
+
+
+def test_tracing_follows_the_enable_tracing_parameter_and_never_captures_responses() -> None:
+    functions = template()["Globals"]["Function"]
+    variables = functions["Environment"]["Variables"]
+    [api] = resources("AWS::Serverless::Api").values()
+    machine = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
+
+    assert functions["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    assert api["Properties"]["TracingEnabled"] == {"Fn::If": ["TracingEnabled", True, False]}
+    assert machine["Tracing"] == {"Enabled": {"Fn::If": ["TracingEnabled", True, False]}}
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingEnabled", "false", "true"]}
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # responses carry user_data
+    assert (variables["POWERTOOLS_METRICS_NAMESPACE"], variables["THREADLINE_STACK"]) == (
+        "Threadline",
+        {"Ref": "AWS::StackName"},
+    )
+
+    # The workflow's role may write its traces (SAM adds this for functions only)
+    [xray] = [p for p in machine["Policies"] if isinstance(p, dict) and "Fn::If" in p]
+    condition, allowed, _ = xray["Fn::If"]
+    assert condition == "TracingEnabled"
+    assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= set(allowed["Statement"][0]["Action"])
+
+
+def test_everything_invokes_a_functions_published_alias() -> None:
+    # Given SnapStart, which serves published versions only
+    functions = template()["Globals"]["Function"]
+    assert functions["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartEnabled", "PublishedVersions", "None"]}}
+    assert functions["AutoPublishAlias"] == "live"
+
+    # Then a function publishes a new version whenever any of its properties changes, a layer
+    # version among them (layers publish their users' versions)
+    for name, function in resources("AWS::Serverless::Function").items():
+        assert function["Properties"]["AutoPublishAliasAllProperties"] is True, name
+    for name, layer in resources("AWS::Serverless::LayerVersion").items():
+        assert layer["Properties"]["PublishLambdaVersion"] is True, name
+
+    # And nothing names a function's unqualified ARN ($LATEST): the authorizer and the workflow
+    # name the alias (the events' sources SAM points at the alias itself)
+    text = TEMPLATE.read_text()
+    assert not re.search(r"!GetAtt \w+Function\.Arn", text)
+    assert "FunctionArn: !Ref AuthorizerFunction.Alias" in text
+    assert "AgentFunctionArn: !Ref AgentFunction.Alias" in text

@@ -14,13 +14,13 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from threadline.store.thread_status import ACTIVE_RUN_CONDITION
 from threadline_tools.provision import ROLE_ARN
-from threadline_tools.template import ROOT, resources
+from threadline_tools.template import ROOT, invoked_function, resources
 
 from tests.conftest import MOTO_CONFIG
 
 MACHINE = resources("AWS::Serverless::StateMachine")["AgentWorkflow"]["Properties"]
 TEXT = (ROOT / MACHINE["DefinitionUri"]).read_text()
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:threadline-AgentFunction"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:threadline-AgentFunction:live"
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -35,9 +35,14 @@ def substituted(text: str = TEXT) -> str:
         if "Fn::If" in value:  # the Standard branch, as the default WorkflowType deploys
             replacement = value["Fn::If"][2]
         else:
-            replacement = "threadline-threads" if "Ref" in value else FUNCTION_ARN
+            replacement = FUNCTION_ARN if _names_a_function(value) else "threadline-threads"
         text = text.replace("${" + variable + "}", replacement)
     return text
+
+
+def _names_a_function(value: dict[str, Any]) -> bool:
+    """A substitution naming a function: its alias (``!Ref <Function>.Alias``) or its ``!GetAtt .Arn``."""
+    return "Fn::GetAtt" in value or str(value.get("Ref", "")).endswith(".Alias")
 
 
 def scopes(states: dict[str, Any], start: str) -> Iterator[tuple[dict[str, Any], str]]:
@@ -81,11 +86,11 @@ def test_every_substitution_names_a_resource_of_the_template() -> None:
                 "arn:aws:states:::lambda:invoke",
                 "arn:aws:states:::lambda:invoke.waitForTaskToken",
             ), variable
-        elif "Ref" in value:
-            assert value["Ref"] in tables, variable
+        elif _names_a_function(value):  # the function's alias `live` (AutoPublishAlias): SnapStart serves versions only
+            assert value == {"Ref": f"{invoked_function(value)}.Alias"}, variable
+            assert invoked_function(value) in functions, variable
         else:
-            logical_id, attribute = value["Fn::GetAtt"]
-            assert (logical_id in functions, attribute) == (True, "Arn"), variable
+            assert value["Ref"] in tables, variable
 
 
 # ----- grammar -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from threadline_tools.template import ROOT, resources
+from threadline_tools.template import ROOT, invoked_function, resources
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/threadline-local"
 THREADS_TABLE = "ThreadsTableV2"  # the template's logical id of the threads table
@@ -99,10 +99,10 @@ def provision(prefix: str = "threadline", **client_args: Any) -> Deployment:
     for variable, value in machine["DefinitionSubstitutions"].items():
         if "Fn::If" in value:  # the template's default (STANDARD) branch of a WorkflowType condition
             replacement = value["Fn::If"][2]
-        elif "Ref" in value:
+        elif "Ref" in value and value["Ref"] in names:
             replacement = names[value["Ref"]]
-        else:  # !GetAtt <Function>.Arn: a function the state machine invokes
-            logical_id = value["Fn::GetAtt"][0]
+        else:  # !Ref <Function>.Alias: a function the state machine invokes (moto's has no alias)
+            logical_id = invoked_function(value)
             name = f"{prefix}-{logical_id}"
             replacement = _create_function(name, client_args)
             functions[name] = logical_id

@@ -112,7 +112,15 @@ def authorizer_function() -> str:
     api = next(iter(resources("AWS::Serverless::Api").values()))["Properties"]
     auth = api["Auth"]
     arn = auth["Authorizers"][auth["DefaultAuthorizer"]]["FunctionArn"]
-    return str(arn["Fn::GetAtt"][0])
+    return invoked_function(arn)
+
+
+def invoked_function(reference: dict[str, Any]) -> str:
+    """Logical id of the function an ARN reference names: ``!Ref <Function>.Alias`` (its alias
+    ``live``, which API Gateway and the workflow invoke) or ``!GetAtt <Function>.Arn``."""
+    if "Ref" in reference:
+        return str(reference["Ref"]).removesuffix(".Alias")
+    return str(reference["Fn::GetAtt"][0])
 
 
 def load_handler(logical_id: str) -> Any:
