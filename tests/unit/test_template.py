@@ -415,10 +415,8 @@ def test_tracing_follows_the_enable_tracing_parameter_and_never_captures_respons
     assert machine["Tracing"] == {"Enabled": {"Fn::If": ["TracingEnabled", True, False]}}
     assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingEnabled", "false", "true"]}
     assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # responses carry user_data
-    assert (variables["POWERTOOLS_METRICS_NAMESPACE"], variables["THREADLINE_STACK"]) == (
-        "Threadline",
-        {"Ref": "AWS::StackName"},
-    )
+    # the app's metrics' `service` dimension (threadline.observability): stacks keep theirs apart
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
 
     # The workflow's role may write its traces (SAM adds this for functions only)
     [xray] = [p for p in machine["Policies"] if isinstance(p, dict) and "Fn::If" in p]
