@@ -9,7 +9,10 @@ thread), and its ``Policies`` statements must
 * be used, every action and every resource of them, by some call: a policy without a call fails,
   unless ``ALLOWANCES`` says why the code cannot show it.
 
-The scenario runs once for the module; the checks are one test per function.
+The state machine's role is held the same way to the tasks of its definition. The scenario runs
+once, for the one test (a test per function would run it again on each pytest-xdist worker).
+A failing check names the function, the action and the resource; set THREADLINE_LP_DUMP to a
+path to get every recorded call with its parameters.
 """
 
 from __future__ import annotations
@@ -155,9 +158,9 @@ def recorded() -> Iterator[Recorded]:
         patch.setattr(gateway.Environments, "invoke", invoke)
         for agent in (REVIEWED, UNREVIEWED):
             patch.setitem(registry.AGENT_TYPES, agent.name, agent)
+        # (installed first: deployed() resets the layer's clients, so they are built on a hooked session)
         with recorder.installed(), deployed(patch) as deployment:
-            clients.reset()  # the layer's clients, built on a session the recorder hooks
-            _scenario(deployment, patch)
+            _scenario(deployment)
             settle(deployment)
     by_function: dict[str, list[Call]] = {}
     for call in recorder.calls:
@@ -168,7 +171,7 @@ def recorded() -> Iterator[Recorded]:
     yield Recorded(Emulation(deployment), by_function, dict(recorder.invocations))
 
 
-def _scenario(deployment: Deployment, patch: pytest.MonkeyPatch) -> None:
+def _scenario(deployment: Deployment) -> None:
     keys = Keys(deployment)
     api = Api(Gateway(before_request=drain), keys.create())
     sfn, dynamodb = clients.stepfunctions(), clients.dynamodb()
