@@ -10,8 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from threadline_tools.gateway import LambdaContext
-from threadline_tools.template import load_handler
+from threadline_tools.gateway import ENVIRONMENTS, LambdaContext
 
 RECONCILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 RECONCILER = "ReconcileThreadFunction"
@@ -48,7 +47,7 @@ def reconcile_ended(sfn: Any, state_machine_arn: str, seen: set[str]) -> int:
                 execution = sfn.describe_execution(executionArn=arn)
                 if execution["status"] not in RECONCILED_STATUSES:
                     continue
-                load_handler(RECONCILER)(status_change_event(execution), LambdaContext(RECONCILER))
+                ENVIRONMENTS.invoke(RECONCILER, status_change_event(execution), LambdaContext(RECONCILER))
                 seen.add(arn)
                 handled += 1
     return handled

@@ -27,6 +27,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -40,6 +41,11 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 API_ID = "local"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway REST's own limit
+
+# The function whose handler runs on this thread now (None outside an invocation): an AWS call made
+# meanwhile is that function's, as its role signs it on AWS (threadline_tools.permissions records
+# calls by it). Threads a handler's call starts elsewhere (moto's executions) do not inherit it.
+INVOKED: ContextVar[str | None] = ContextVar("threadline_invoked_function", default=None)
 
 
 @dataclass
@@ -99,7 +105,11 @@ class Environments:
         """Run ``logical_id``'s handler on ``event`` in an environment of its own."""
         with self._borrowed(logical_id) as module:
             handler = getattr(module, function_code(logical_id)[1].rpartition(".")[2])
-            return handler(event, context)
+            invoked = INVOKED.set(logical_id)
+            try:
+                return handler(event, context)
+            finally:
+                INVOKED.reset(invoked)
 
     @contextmanager
     def _borrowed(self, logical_id: str) -> Iterator[ModuleType]:
@@ -134,8 +144,9 @@ def _environment(logical_id: str, number: int, path: Path, code: CodeType) -> Mo
     return module
 
 
-# Every in-process invocation of the emulation (the gateway's, the state machine's Lambda tasks)
-# borrows from these, as every invocation of a deployed function runs in one of its environments.
+# Every in-process invocation of the emulation (the gateway's, the state machine's Lambda tasks, the
+# stream and queue mappings', the execution ends handed to the reconciler) borrows from these, as
+# every invocation of a deployed function runs in one of its environments.
 ENVIRONMENTS = Environments()
 
 

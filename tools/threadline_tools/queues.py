@@ -19,8 +19,8 @@ from typing import Any
 
 import boto3
 
-from threadline_tools.gateway import LambdaContext
-from threadline_tools.template import load_handler, resources
+from threadline_tools.gateway import ENVIRONMENTS, LambdaContext
+from threadline_tools.template import resources
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class QueuePump:
         self._arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        self._handler = load_handler(function)
+        ENVIRONMENTS.prepare(function)  # a handler that fails to import fails here
         self._lock = threading.Lock()
 
     def drain(self, rounds: int = 100) -> int:
@@ -70,7 +70,7 @@ class QueuePump:
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._record(message) for message in messages]}
         try:
-            reply = self._handler(event, LambdaContext(self._function)) or {}
+            reply = ENVIRONMENTS.invoke(self._function, event, LambdaContext(self._function)) or {}
             failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
         except Exception:  # the whole batch comes back, as when an invocation fails on Lambda
             logger.exception("%s failed on a batch of %d messages", self._function, len(messages))

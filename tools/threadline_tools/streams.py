@@ -26,8 +26,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
-from threadline_tools.gateway import LambdaContext
-from threadline_tools.template import load_handler, resources
+from threadline_tools.gateway import ENVIRONMENTS, LambdaContext
+from threadline_tools.template import resources
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class StreamPump:
         config = Config(account_id_endpoint_mode="disabled")
         self._streams = boto3.client("dynamodbstreams", config=config, **client_args)
         self._arn = boto3.client("dynamodb", **client_args).describe_table(TableName=table)["Table"]["LatestStreamArn"]
-        self._handler = load_handler(function)
+        ENVIRONMENTS.prepare(function)  # a handler that fails to import fails here
         self._iterators: dict[str, str] = {}
         self._lock = threading.Lock()
         # catch_up's deliveries: how many began, how many ended well, and whether one is under way
@@ -142,7 +142,7 @@ class StreamPump:
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         for _ in range(_RETRIES):
             event = {"Records": [{**record, "eventSourceARN": self._arn} for record in _lambda_shaped(batch)]}
-            reply = self._handler(event, LambdaContext(self._function)) or {}
+            reply = ENVIRONMENTS.invoke(self._function, event, LambdaContext(self._function)) or {}
             failures = [f["itemIdentifier"] for f in reply.get("batchItemFailures", [])]
             if not failures:
                 return
