@@ -208,8 +208,12 @@ def adapted_for_moto(built: Mapping[str, Any]) -> dict[str, Any]:
       ignores ``Body``, and a deployment of an API without methods fails; each path and method
       of the body becomes an ``AWS::ApiGateway::Resource`` / ``Method`` (its integration URI as
       the body has it), and the API's deployments depend on them.
+    * An attribute of a resource moto skips (an alarm's ARN, which the dashboard shows) cannot be
+      resolved: it becomes a placeholder naming the resource and attribute (the reference itself
+      is checked, as every skipped resource's are).
     """
     adapted = copy.deepcopy(dict(built))
+    adapted = _without_skipped_attributes(adapted, set(skipped_by_moto(adapted)))
     resources: dict[str, Any] = adapted["Resources"]
     for logical_id, resource in list(resources.items()):
         props = resource.get("Properties", {})
@@ -229,6 +233,31 @@ def adapted_for_moto(built: Mapping[str, Any]) -> dict[str, Any]:
                 }:
                     other["DependsOn"] = sorted({*_as_list(other.get("DependsOn")), *methods})
     return adapted
+
+
+def _without_skipped_attributes(value: Any, skipped: set[str]) -> Any:
+    if isinstance(value, list):
+        return [_without_skipped_attributes(item, skipped) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        name, attribute = target.split(".", 1) if isinstance(target, str) else target
+        if name in skipped:
+            return f"rehearsal-skipped:{name}.{attribute}"
+    if set(value) == {"Fn::Sub"}:
+        sub = value["Fn::Sub"]
+        text, variables = (sub, None) if isinstance(sub, str) else sub
+
+        def placeholder(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return f"rehearsal-skipped:{name}.{match.group(2)}" if name in skipped else match.group(0)
+
+        text = re.sub(r"\$\{([A-Za-z0-9]+)\.([A-Za-z0-9.]+)\}", placeholder, text)
+        if variables is None:
+            return {"Fn::Sub": text}
+        return {"Fn::Sub": [text, _without_skipped_attributes(variables, skipped)]}
+    return {key: _without_skipped_attributes(item, skipped) for key, item in value.items()}
 
 
 def _api_methods(api: str, body: Mapping[str, Any], resources: dict[str, Any]) -> list[str]:
