@@ -7,13 +7,15 @@ environment. What it imports is checked against what its first request needs.
 
 from __future__ import annotations
 
+import ast
 import json
+import random
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from threadline_tools.template import authorizer_function, function_code, resources
+from threadline_tools.template import ROOT, authorizer_function, function_code, resources
 
 DEPLOYMENT_VARIABLES = {"THREADS_TABLE", "KEYS_TABLE", "STATE_MACHINE_ARN", "KMS_KEY_ID", "RETENTION_DAYS"}
 
@@ -87,3 +89,18 @@ def test_the_405_function_imports_neither_powertools_nor_pydantic_nor_botocore()
 def test_no_function_imports_the_agents_code_at_import_time(function: str) -> None:
     # The agents layer is attached to the agent function only, which imports an agent when it runs one
     assert not _imported(_import(function), "threadline_agents")
+
+
+def test_nothing_draws_from_a_generator_a_snapstart_snapshot_would_copy() -> None:
+    # With SnapStart, every execution environment restored from one snapshot holds the same
+    # state of whatever was made at import: the random module's shared generator would repeat
+    # its draws in each (retries with the same jitter). Random values come from os.urandom
+    # (secrets, uuid4, threadline.timeutil.backoff's SystemRandom); clients and credentials are
+    # made at the first request (test_importing_a_function_only_imports).
+    shared_generator = set(dir(random)) - {"SystemRandom", "Random"}
+    for path in [*ROOT.glob("layers/*/threadline*/**/*.py"), *ROOT.glob("functions/*/app.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "random":
+                assert node.attr not in shared_generator, f"{path}: random.{node.attr}"
+            if isinstance(node, ast.ImportFrom) and node.module == "random":
+                assert {alias.name for alias in node.names} <= {"SystemRandom"}, path

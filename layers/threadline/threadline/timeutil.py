@@ -1,8 +1,18 @@
-"""Timestamps in the one wire format: RFC 3339 UTC with milliseconds."""
+"""Timestamps in the one wire format: RFC 3339 UTC with milliseconds; and random backoff."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+
+# Draws from os.urandom and keeps no state: execution environments restored from one SnapStart
+# snapshot draw different waits (the random module's shared generator would draw the same).
+_WAITS = random.SystemRandom()
+
+
+def backoff(upper: float) -> float:
+    """A random wait of up to ``upper`` seconds (full jitter)."""
+    return _WAITS.uniform(0, upper)
 
 
 def format_time(moment: datetime) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from typing import Any
 
@@ -11,7 +10,7 @@ from threadline.logic.get_thread import visible_thread
 from threadline.models.domain import Tenant, Thread, ThreadChange
 from threadline.models.limits import check_metadata
 from threadline.store.threads import ThreadStore
-from threadline.timeutil import now_iso
+from threadline.timeutil import backoff, now_iso
 
 _ATTEMPTS = 10
 _BACKOFF_SECONDS = 0.01  # a lost race waits up to this many seconds times the attempts made, at random
@@ -52,7 +51,7 @@ def update_thread(
         )
         if store.update(updated, expected_version=thread.version, user_data_changed=user_data_changed):
             return updated
-        time.sleep(random.uniform(0, _BACKOFF_SECONDS * (attempt + 1)))  # let the racing writers pass
+        time.sleep(backoff(_BACKOFF_SECONDS * (attempt + 1)))  # let the racing writers pass
     raise ConflictError("The thread kept changing while being updated; try again")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from threadline.models.workflow import PlannedStep, RunRef, ThreadRef
 from threadline.store import keys
 from threadline.store.items import deserialize, lost_race, query_prefix, serialize, step_from_item
 from threadline.store.thread_status import ThreadStatusStore
-from threadline.timeutil import now_iso
+from threadline.timeutil import backoff, now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -201,7 +200,7 @@ class StepStore:
                     raise
             except self._db.exceptions.TransactionConflictException:
                 pass
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+            time.sleep(backoff(0.05 * 2**attempt))
         raise RuntimeError(f"step {step.name} of thread {thread.id} stayed contended over {_ATTEMPTS} attempts")
 
     def _item(self, step: PlannedStep) -> dict[str, Any]:

@@ -18,7 +18,6 @@ data, metadata items): one TTL, on the header, purges a thread.
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from threadline.models.metadata import indexed_pairs
 from threadline.store import keys
 from threadline.store.items import deserialize, serialize
+from threadline.timeutil import backoff
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,7 +105,7 @@ class ThreadIndexer:
                 self._commit(state, wanted, version, purged=header is None)
                 return True
             except _Contended:
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # another application got there first
+                time.sleep(backoff(0.05 * 2**attempt))  # another application got there first
         raise RuntimeError(f"index of thread {thread_id} stayed contended over {_ATTEMPTS} attempts")
 
     # ----- steps of one application ---------------------------------------------------------
@@ -150,7 +150,7 @@ class ThreadIndexer:
                 if not unprocessed:
                     break
                 pending = unprocessed
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+                time.sleep(backoff(0.05 * 2**attempt))
             else:
                 raise RuntimeError("index writes stayed unprocessed")
 
