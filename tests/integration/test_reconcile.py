@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import threadline_agents.cip
 from threadline import wiring
+from threadline.logic.reconcile_thread import correlation_of
 from threadline.models.domain import Thread
 from threadline.models.workflow import AgentInput, AgentResult
 from threadline.workflow.agent_types import CIP_ORCHESTRATOR
@@ -180,8 +181,10 @@ def test_the_events_file_fails_a_timed_out_thread(seed: Seed, deployment: Deploy
     # When the reconcile_thread event (TIMED_OUT) is handled
     result = invoke("reconcile_thread", event)
 
-    # Then the thread failed, and the open step failed with the timeout
+    # Then the thread failed, and the open step failed with the timeout, logged under the
+    # correlation id of the request that started the execution
     assert result == {"changed": True, "thread_status": "failed", "closed_steps": 1}
+    assert correlation_of(event["detail"]) == started["run"]["correlation_id"]
     item = raw_thread_item(deployment, "acme", thread.id)
     assert (item["status"], item["gsi_status"]) == ({"S": "failed"}, {"S": "acme#failed"})
     got = fetch(thread)

@@ -24,6 +24,14 @@ _FINAL: dict[str, tuple[ThreadStatus, str]] = {
 }
 
 
+def correlation_of(detail: dict[str, Any]) -> str | None:
+    """The correlation id of the request that started the execution (its input's run carries it)."""
+    try:
+        return ExecutionInput.model_validate_json(detail.get("input") or "{}").run.correlation_id
+    except ValidationError:
+        return None
+
+
 def reconcile_thread(detail: dict[str, Any], *, steps: StepStore, statuses: ThreadStatusStore) -> dict[str, Any]:
     """Handle a "Step Functions Execution Status Change" event's detail.
 
