@@ -12,18 +12,22 @@ created, and then:
 * every resource of the built template is in the stack, but those of the types moto skips (it
   creates nothing for a type it does not implement, silently): they are listed, not rehearsed,
   but for what they refer to, which must be in the built template;
-* every function has its declared runtime, handler, timeout and memory, a role of the stack, and
-  every variable it gets from a resource or parameter resolved;
+* every function has its declared runtime, handler, timeout and memory, a role of the stack, a
+  log group of the stack (``LoggingConfig``), and every variable it gets from a resource or
+  parameter resolved; each alias (``AutoPublishAlias``) names the version the stack published;
 * every table the functions name (their ``*_TABLE`` variables) has the key schema, indexes,
   stream and TTL the code expects (:data:`EXPECTED_TABLES`, from ``store/keys.py``) and the
   template declares;
 * the state machine's definition, its substitutions applied, is JSON whose Lambda tasks name
   functions of the stack, and its ARN is the one the functions are given (``STATE_MACHINE_ARN``);
+  here and below, "a function of the stack" is its alias where it has one (the unqualified
+  function, or another qualifier, is then not one);
 * the queues have their declared retention, visibility and redrive (to a queue of the stack);
 * the event sources read the streams of the stack's tables and its queues;
 * the EventBridge rules match and target the stack's resources; the log groups keep their
   declared retention;
-* every route of the API's OpenAPI body is a method integrated with a function of the stack.
+* every route of the API's OpenAPI body is a method integrated with a function of the stack, and
+  its Lambda authorizers invoke functions of the stack.
 
 Properties moto accepts without applying them are listed in :data:`IGNORED_BY_MOTO`.
 
@@ -48,6 +52,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import boto3
 from threadline.store import keys
@@ -69,10 +74,11 @@ CAPABILITIES: list[CapabilityType] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", 
 # (the checks take a table's TTL from its declaration; the Body is worked around).
 IGNORED_BY_MOTO: dict[str, list[str]] = {
     "AWS::DynamoDB::Table": ["TimeToLiveSpecification", "PointInTimeRecoverySpecification"],
-    "AWS::StepFunctions::StateMachine": ["StateMachineType", "LoggingConfiguration"],
-    "AWS::ApiGateway::RestApi": ["Body (its authorizer, gateway responses and API key source)"],
-    # moto gives a layer version an empty Ref, so the functions' Layers resolve to nothing
-    "AWS::Lambda::Function": ["Architectures", "Layers"],
+    "AWS::StepFunctions::StateMachine": ["StateMachineType", "LoggingConfiguration", "TracingConfiguration"],
+    "AWS::ApiGateway::RestApi": ["Body (its authorizer's settings, gateway responses and API key source)"],
+    # moto gives a layer version an empty Ref, so the functions' Layers resolve to nothing;
+    # a LoggingConfig's log group is checked in the template (a log group of the stack)
+    "AWS::Lambda::Function": ["Architectures", "Layers", "SnapStart", "LoggingConfig", "TracingConfig"],
 }
 
 
@@ -211,9 +217,17 @@ def adapted_for_moto(built: Mapping[str, Any]) -> dict[str, Any]:
     * An attribute of a resource moto skips (an alarm's ARN, which the dashboard shows) cannot be
       resolved: it becomes a placeholder naming the resource and attribute (the reference itself
       is checked, as every skipped resource's are).
+    * A Lambda authorizer's URI is in the body moto ignores: it becomes an output of the adapted
+      template (``<Api>Rehearsal<Scheme>AuthorizerUri``), which the checks read.
+
+    And two gaps are filled with models of the rehearsal's own, not by adapting the template
+    (:func:`_rehearsal_models`, while a rehearsal runs): moto's CloudFormation has no
+    ``AWS::Lambda::Alias`` (every ``Ref`` to an alias, as event source mappings, permissions,
+    rules, the state machine and the API use, resolved to nothing: "Missing FunctionName"), and
+    its ``AWS::Lambda::Version`` resolves neither ``Ref`` nor ``Fn::GetAtt .Version``. The
+    version is published and the alias created through moto's Lambda API, as CloudFormation does.
     """
-    adapted = copy.deepcopy(dict(built))
-    adapted = _without_skipped_attributes(adapted, set(skipped_by_moto(adapted)))
+    adapted: dict[str, Any] = _without_skipped_attributes(copy.deepcopy(dict(built)), set(skipped_by_moto(built)))
     resources: dict[str, Any] = adapted["Resources"]
     for logical_id, resource in list(resources.items()):
         props = resource.get("Properties", {})
@@ -227,6 +241,8 @@ def adapted_for_moto(built: Mapping[str, Any]) -> dict[str, Any]:
             body = props.pop("Body")
             props.setdefault("Name", body.get("info", {}).get("title", logical_id))
             methods = _api_methods(logical_id, body, resources)
+            for scheme, uri in _authorizer_uris(body).items():
+                adapted.setdefault("Outputs", {})[_authorizer_output(logical_id, scheme)] = {"Value": uri}
             for other in resources.values():
                 if other["Type"] == "AWS::ApiGateway::Deployment" and other["Properties"].get("RestApiId") == {
                     "Ref": logical_id
@@ -236,6 +252,7 @@ def adapted_for_moto(built: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _without_skipped_attributes(value: Any, skipped: set[str]) -> Any:
+    """``value`` with each ``Fn::GetAtt`` or ``Fn::Sub`` attribute of a ``skipped`` resource as a placeholder."""
     if isinstance(value, list):
         return [_without_skipped_attributes(item, skipped) for item in value]
     if not isinstance(value, dict):
@@ -299,6 +316,19 @@ def _api_methods(api: str, body: Mapping[str, Any], resources: dict[str, Any]) -
     return methods
 
 
+def _authorizer_uris(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The Lambda authorizers of an OpenAPI body: security scheme → its authorizer's URI."""
+    return {
+        scheme: spec["x-amazon-apigateway-authorizer"]["authorizerUri"]
+        for scheme, spec in body.get("securityDefinitions", {}).items()
+        if "authorizerUri" in spec.get("x-amazon-apigateway-authorizer", {})
+    }
+
+
+def _authorizer_output(api: str, scheme: str) -> str:
+    return f"{api}Rehearsal{_alnum(scheme)}AuthorizerUri"
+
+
 def _alnum(path: str) -> str:
     return "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", path))
 
@@ -310,10 +340,11 @@ def _as_list(value: Any) -> list[str]:
 
 
 def skipped_by_moto(built: Mapping[str, Any]) -> dict[str, str]:
-    """The resources of ``built`` whose types moto's CloudFormation creates nothing for (logical id → type)."""
+    """The resources of ``built`` whose types moto's CloudFormation creates nothing for, even with
+    the rehearsal's own models (:func:`_rehearsal_models`) (logical id → type)."""
     from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
-    implemented = set(get_model_map()) - set(NULL_MODELS)
+    implemented = (set(get_model_map()) | set(_REHEARSAL_MODELS)) - set(NULL_MODELS)
     return {
         name: resource["Type"]
         for name, resource in built["Resources"].items()
@@ -333,7 +364,7 @@ def rehearse(parameters: Mapping[str, str] | None = None, built: Mapping[str, An
     parameters = dict(parameters or {})
     built = dict(built) if built is not None else translate(packaged_template(), parameters)
     result = Rehearsal(parameters=parameters)
-    with aws_sandbox(), mock_aws(), _quiet_moto():
+    with aws_sandbox(), mock_aws(), _quiet_moto(), _rehearsal_models():
         _upload_bundles(built)
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         try:
@@ -353,6 +384,123 @@ def rehearse(parameters: Mapping[str, str] | None = None, built: Mapping[str, An
         _check_stack(result, built, cloudformation)
     result.seconds = time.perf_counter() - started
     return result
+
+
+class _LambdaVersionModel:
+    """``AWS::Lambda::Version`` as CloudFormation makes it: moto's model publishes the version but
+    resolves neither its ``Ref`` (the version's ARN) nor ``Fn::GetAtt .Version`` (which the
+    alias names)."""
+
+    def __init__(self, function_arn: str, version: str) -> None:
+        self.arn = f"{function_arn}:{version}"
+        self.version = version
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attribute: str) -> bool:
+        return attribute in {"Version", "FunctionArn"}
+
+    def get_cfn_attribute(self, attribute: str) -> str:
+        if attribute == "Version":
+            return self.version
+        if attribute == "FunctionArn":
+            return self.arn.rpartition(":")[0]
+        raise NotImplementedError(f"{attribute} of an AWS::Lambda::Version")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> _LambdaVersionModel:
+        from moto.awslambda.models import lambda_backends
+
+        function = lambda_backends[account_id][region_name].publish_version(
+            cloudformation_json["Properties"]["FunctionName"], cloudformation_json["Properties"].get("Description", "")
+        )
+        if function is None:
+            raise RuntimeError(f"moto published no version of {cloudformation_json['Properties']['FunctionName']}")
+        return cls(function.function_arn.rpartition(":")[0], str(function.version))
+
+
+class _LambdaAliasModel:
+    """``AWS::Lambda::Alias``, which moto's CloudFormation does not implement: the alias is made
+    with moto's Lambda API (``CreateAlias``), and its ``Ref`` is its ARN, as CloudFormation's is."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attribute: str) -> bool:
+        return attribute == "AliasArn"
+
+    def get_cfn_attribute(self, attribute: str) -> str:
+        if attribute == "AliasArn":
+            return self.arn
+        raise NotImplementedError(f"{attribute} of an AWS::Lambda::Alias")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> _LambdaAliasModel:
+        from moto.awslambda.models import lambda_backends
+
+        props = cloudformation_json["Properties"]
+        alias = lambda_backends[account_id][region_name].create_alias(
+            name=props["Name"],
+            function_name=props["FunctionName"],
+            function_version=str(props["FunctionVersion"]),
+            description=props.get("Description", ""),
+            routing_config=props.get("RoutingConfig", ""),
+        )
+        return cls(alias.arn)
+
+
+# Resource types the rehearsal gives moto's CloudFormation a model of (see _rehearsal_models)
+_REHEARSAL_MODELS: dict[str, type] = {
+    "AWS::Lambda::Version": _LambdaVersionModel,
+    "AWS::Lambda::Alias": _LambdaAliasModel,
+}
+
+
+@contextmanager
+def _rehearsal_models() -> Iterator[None]:
+    """moto's CloudFormation with :data:`_REHEARSAL_MODELS`, for the rehearsal only; and reading a
+    JSON template as JSON (moto reads every template with PyYAML's pure-Python loader first:
+    seconds for the built template, the same result)."""
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.parsing import get_model_map
+
+    parse_yaml = Stack.parse_template
+
+    def parse(template: str) -> dict[str, Any]:
+        try:
+            parsed: dict[str, Any] = json.loads(template)
+        except ValueError:
+            return parse_yaml(template)
+        return parsed
+
+    models = get_model_map()  # cached: the same mapping moto reads, restored on leaving
+    saved = {kind: models[kind] for kind in _REHEARSAL_MODELS if kind in models}
+    models.update(_REHEARSAL_MODELS)
+    try:
+        with mock.patch.object(Stack, "parse_template", staticmethod(parse)):
+            yield
+    finally:
+        for kind in _REHEARSAL_MODELS:
+            models.pop(kind, None)
+        models.update(saved)
 
 
 @contextmanager
@@ -398,6 +546,15 @@ class _Stack:
     skipped: dict[str, str]
     environments: dict[str, dict[str, str]] = field(default_factory=dict)  # function logical id → variables
     function_arns: set[str] = field(default_factory=set)
+    outputs: dict[str, str] = field(default_factory=dict)  # those of the adapted template too
+    alias_versions: dict[str, str] = field(default_factory=dict)  # alias ARN → ARN of the version it names
+
+    @property
+    def invocable(self) -> set[str]:
+        """What the stack's event sources, tasks, rules and API may invoke: each function's alias,
+        or the function itself if it has none (a function with an alias is invoked through it)."""
+        aliased = {arn.rpartition(":")[0] for arn in self.alias_versions}
+        return set(self.alias_versions) | (self.function_arns - aliased)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         """Resources of the built template of one type that are in the stack, by logical id."""
@@ -438,6 +595,7 @@ def _check_stack(result: Rehearsal, built: dict[str, Any], cloudformation: Any) 
         if summary["ResourceStatus"] != "CREATE_COMPLETE":
             result.problems.append(f"{summary['LogicalResourceId']} is {summary['ResourceStatus']}")
     checked = _Stack(built=built, physical=physical, skipped=result.skipped)
+    checked.outputs = {output["OutputKey"]: output.get("OutputValue", "") for output in stack.get("Outputs", [])}
     _read_functions(result, checked)
     _check_outputs(result, checked, stack.get("Outputs", []))
     _check_environments(result, checked)
@@ -523,6 +681,33 @@ def _read_functions(result: Rehearsal, stack: _Stack) -> None:
                 result.problems.append(f"{name}: {setting} is {configuration.get(setting)}, declared {props[setting]}")
         if configuration["Role"].rpartition("/")[2] not in roles:
             result.problems.append(f"{name} runs as {configuration['Role']}, not a role of the stack")
+        log_group = props.get("LoggingConfig", {}).get("LogGroup")  # moto ignores LoggingConfig
+        if isinstance(log_group, dict) and log_group.get("Ref") not in stack.of_type("AWS::Logs::LogGroup"):
+            result.problems.append(f"{name}: logs to {log_group}, not a log group of the stack")
+    _read_aliases(result, stack, lambda_client)
+
+
+def _read_aliases(result: Rehearsal, stack: _Stack, lambda_client: Any) -> None:
+    """Each alias names a version published of a function of the stack, the one its
+    ``AWS::Lambda::Version`` resource published."""
+    functions = {stack.physical[name]: name for name in stack.of_type("AWS::Lambda::Function")}
+    for name, resource in stack.of_type("AWS::Lambda::Alias").items():
+        function_name, _, alias_name = stack.physical[name].rpartition(":")
+        function_name = function_name.rpartition(":")[2]
+        if function_name not in functions:
+            result.problems.append(f"{name}: an alias of {function_name}, not a function of the stack")
+            continue
+        alias = lambda_client.get_alias(FunctionName=function_name, Name=alias_name)
+        version = resource["Properties"]["FunctionVersion"]
+        if isinstance(version, dict) and "Fn::GetAtt" in version:
+            target = version["Fn::GetAtt"]
+            published = stack.physical.get(target[0] if isinstance(target, list) else target.split(".")[0], "")
+            if published.rpartition(":")[2] != alias["FunctionVersion"]:
+                result.problems.append(f"{name}: names version {alias['FunctionVersion']}, not {published}")
+        if alias["FunctionVersion"] == "$LATEST":  # (an alias of a version that does not exist fails)
+            result.problems.append(f"{name}: names $LATEST, not a published version")
+            continue
+        stack.alias_versions[alias["AliasArn"]] = f"{alias['AliasArn'].rpartition(':')[0]}:{alias['FunctionVersion']}"
 
 
 def _check_rules(result: Rehearsal, stack: _Stack) -> None:
@@ -538,7 +723,7 @@ def _check_rules(result: Rehearsal, stack: _Stack) -> None:
         stepfunctions.describe_state_machine(stateMachineArn=stack.physical[name])["stateMachineArn"]
         for name in stack.of_type("AWS::StepFunctions::StateMachine")
     }
-    known = stack.function_arns | queues | machines
+    known = stack.invocable | queues | machines
     rules = {rule["Name"]: rule for rule in events.list_rules()["Rules"]}
     for name in stack.of_type("AWS::Events::Rule"):
         rule_name = stack.physical[name]
@@ -683,7 +868,7 @@ def _check_state_machines(result: Rehearsal, stack: _Stack) -> None:
             result.problems.append(f"{name}: the definition is not JSON ({error})")
             continue
         for function in _lambda_arns(definition):
-            if function not in stack.function_arns:
+            if function not in stack.invocable:
                 result.problems.append(f"{name}: a task invokes {function}, not a function of the stack")
     given = {env["STATE_MACHINE_ARN"] for env in stack.environments.values() if "STATE_MACHINE_ARN" in env}
     for arn in sorted(given - arns):
@@ -743,7 +928,11 @@ def _check_event_sources(result: Rehearsal, stack: _Stack) -> None:
             result.problems.append(
                 f"an event source reads {mapping['EventSourceArn']}, not a stream or queue of the stack"
             )
-        if mapping["FunctionArn"] not in stack.function_arns:
+        # moto reports the version an alias names where Lambda reports the alias
+        function = {version: alias for alias, version in stack.alias_versions.items()}.get(
+            mapping["FunctionArn"], mapping["FunctionArn"]
+        )
+        if function not in stack.invocable:
             result.problems.append(f"an event source feeds {mapping['FunctionArn']}, not a function of the stack")
 
 
@@ -766,8 +955,12 @@ def _check_apis(result: Rehearsal, stack: _Stack) -> None:
                 found[(item["path"], method)] = integration.get("uri", "")
         if set(found) != wanted:
             result.problems.append(f"{name}: methods {sorted(set(found) ^ wanted)} differ from its OpenAPI body")
+        for scheme in _authorizer_uris(body):
+            uri = stack.outputs.get(_authorizer_output(name, scheme), "")
+            if not any(uri.endswith(f"/functions/{arn}/invocations") for arn in stack.invocable):
+                result.problems.append(f"{name}: the authorizer {scheme} invokes {uri!r}, not a function of the stack")
         for (path, method), uri in sorted(found.items()):
-            if not any(f"/functions/{arn}/invocations" in uri for arn in stack.function_arns):
+            if not any(uri.endswith(f"/functions/{arn}/invocations") for arn in stack.invocable):
                 result.problems.append(
                     f"{name}: {method} {path} is integrated with {uri!r}, not a function of the stack"
                 )
