@@ -63,8 +63,11 @@ security-check: install-checkov
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
 
 # On every core (pytest-xdist): the suite is CPU-bound, and each test has its own emulation.
+# worksteal: each worker starts on a contiguous half (a module's server starts once per worker
+# that runs it) and an idle worker takes tests from the other's queue, so a long test collected
+# late does not leave one core idle while the other runs it alone.
 pytest: install install-agui
-	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 # Lambda runs Python 3.12+: the unit tests and a workflow and create-thread slice run
 # on it too, when a 3.12 is on this machine (on the PATH or through pyenv).
@@ -75,7 +78,7 @@ pytest-lambda-python: install-agui
 	@if [ -z "$(LAMBDA_PY)" ]; then echo "skipped: no Python 3.12 on this machine"; else \
 		[ -x .venv-py312/bin/python ] || $(LAMBDA_PY) -m venv .venv-py312; \
 		.venv-py312/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]" && \
-		.venv-py312/bin/python -m pytest -q -n auto -p no:cacheprovider tests/unit tests/integration/test_workflow.py \
+		.venv-py312/bin/python -m pytest -q -n auto --dist worksteal -p no:cacheprovider tests/unit tests/integration/test_workflow.py \
 			tests/integration/test_create_thread.py; fi
 
 # The full tests run last so their summary closes the output.
