@@ -17,12 +17,10 @@ from typing import Any
 import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from threadline import clients
 from threadline.models.domain import THREAD_STATUSES, Thread
-from threadline.store import keys as store_keys
 from threadline_tools.provision import Deployment
 
-from tests.conftest import Api, Keys, Seed, drain, stamp
+from tests.conftest import Api, Keys, Seed, drain, erase, stamp
 
 # ----- the world: threads of one org (and a few of another) -----------------------------------
 
@@ -116,29 +114,6 @@ def seed_world(seed: Seed, world: World, org_id: str, other_org: str) -> list[Th
             made.append(thread)
     drain()
     return made
-
-
-def forget(deployment: Deployment, *org_ids: str) -> None:
-    """Remove these orgs' index items and counters (not their headers, whose removal the indexer
-    would have to apply): moto reads a whole table for every Query, so the table stays small."""
-    prefixes = [p for org in org_ids for p in (store_keys.thread_pk(org, ""), store_keys.counter_pk(org, ""))]
-    values = {f":p{i}": {"S": prefix} for i, prefix in enumerate(prefixes)}
-    request: dict[str, Any] = {
-        "TableName": deployment.threads_table,
-        "FilterExpression": f"({' OR '.join(f'begins_with(pk, {name})' for name in values)}) AND sk <> :header",
-        "ExpressionAttributeValues": {**values, ":header": {"S": store_keys.THREAD_SK}},
-        "ProjectionExpression": "pk, sk",
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = clients.dynamodb().scan(**request)
-        found += reply["Items"]
-        if "LastEvaluatedKey" not in reply:
-            break
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    for start in range(0, len(found), 25):
-        batch: list[Any] = [{"DeleteRequest": {"Key": key}} for key in found[start : start + 25]]
-        clients.dynamodb().batch_write_item(RequestItems={deployment.threads_table: batch})
 
 
 # ----- the oracle: which threads a metadata filter selects --------------------------------------
@@ -426,8 +401,8 @@ def offset_walk(api: Api, key: str, query: dict[str, Any], limit: int) -> list[s
 
 
 # Each example seeds its threads on moto and walks them request by request (and the indexer
-# writes each thread's run entry too): 18 of them take about a minute and a half. One deployment
-# serves every example of the test, so each example has orgs of its own.
+# writes each thread's run entry too). One deployment serves every example of the test, so each
+# example has orgs of its own, erased from the emulation after it.
 @settings(
     max_examples=18,
     deadline=None,
@@ -470,4 +445,4 @@ def test_every_walk_lists_exactly_the_matching_threads_in_order(
         # Then it is the in-memory filter and sort of the live threads
         assert by_offset == agentuity.expected(threads), agentuity.parameters()
     finally:
-        forget(deployment, org_id, other_org)
+        erase(deployment.threads_table, org_id, other_org)

@@ -43,6 +43,11 @@ _CALLS = (
 )
 
 
+def serialized() -> threading.RLock:
+    """The lock each DynamoDB request holds, for a change made to the emulation's tables directly."""
+    return _LOCK
+
+
 def _serialized(original: Any) -> Any:
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
