@@ -59,8 +59,12 @@ template-check: install install-sam
 
 # checkov over the template (settings and app-wide skips: .checkov.yaml; a resource's own skips
 # sit in its Metadata with their reasons): any finding fails. docs/operations.md, "Security scan".
+# checkov exits 0 on a template it cannot parse (and so scans nothing): that fails too.
 security-check: install-checkov
-	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
+	@out=$$($(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml 2>&1); status=$$?; \
+	echo "$$out"; \
+	if echo "$$out" | grep -q "Parsing errors"; then echo "checkov could not parse template.yaml"; exit 1; fi; \
+	exit $$status
 
 # On every core (pytest-xdist): the suite is CPU-bound, and each test has its own emulation.
 # The deploy rehearsal applies the SAM transform with the SAM CLI's translator (install-sam).
