@@ -31,12 +31,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     observability.correlate(correlation_id)
     logger.append_keys(thread_id=task.thread.id, run_id=task.run.id if task.run else None, step=task.step.name)
     logger.append_keys(action=task.action)
-    if task.action == "run":
-        result = run_step(task, steps=wiring.step_store(), load_context=_load_context)
-    elif task.action == "check_condition":  # an execution started before runs
-        result = {"run": check_condition(task, steps=wiring.step_store())}
-    else:
-        wait_for_human(task, steps=wiring.step_store(), send_skip=wiring.workflow_runner().send_skip)
-        result = {"status": "waiting"}
-    logger.info("task done")  # one line per task: its thread, run, step and action, with the correlation id
+    # One line per task, with its thread, run, step, action and correlation id: done, or failed
+    # (the type, never the message: an agent's error may quote its context).
+    try:
+        result = _perform(task)
+    except Exception as error:
+        logger.error("task failed", extra={"error_type": type(error).__name__})
+        raise
+    logger.info("task done")
     return result
+
+
+def _perform(task: AgentTask) -> dict[str, Any]:
+    if task.action == "run":
+        return run_step(task, steps=wiring.step_store(), load_context=_load_context)
+    if task.action == "check_condition":  # an execution started before runs
+        return {"run": check_condition(task, steps=wiring.step_store())}
+    wait_for_human(task, steps=wiring.step_store(), send_skip=wiring.workflow_runner().send_skip)
+    return {"status": "waiting"}

@@ -56,6 +56,9 @@ def test_the_template_deploys_with_its_defaults() -> None:
     (definition,) = rehearsal.definitions.values()
     assert "lambda:invoke.waitForTaskToken" in definition
 
+    # And the stack keeps room under CloudFormation's 500 resources (a function adds about eight)
+    assert len(rehearsal.created) + len(rehearsal.skipped) <= 450
+
 
 def test_the_template_deploys_as_an_express_workflow_without_access_logs() -> None:
     # When the stack is created with an express workflow and no access logs

@@ -106,6 +106,11 @@ ALLOWANCES: dict[tuple[str, str], str] = {
         " Logging configuration, to AgentWorkflowLogs) signs with the role; no task calls it"
         for action in _LOG_DELIVERY
     },
+    **{
+        ("AgentWorkflow", f"xray:{action}"): "Step Functions' own tracing of the workflow (Tracing, with"
+        " EnableTracing) signs with the role; no task calls it"
+        for action in ("PutTraceSegments", "PutTelemetryRecords", "GetSamplingRules", "GetSamplingTargets")
+    },
     ("AgentWorkflow", "dynamodb:PutItem"): "executions started before runs run their own, older definition"
     " to its end, whose step start puts the step (template.yaml; docs/deploy.md, Upgrading to runs)",
 }

@@ -98,7 +98,7 @@ def test_a_reviewed_run_is_counted_once_with_bounded_dimensions(
         assert not ids & set(metric["dimensions"].values()), metric
 
 
-def test_a_failed_and_a_cancelled_run_are_counted_by_status(
+def test_a_cancelled_run_is_counted_as_finished_cancelled(
     api: Api, deployment: Deployment, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # Given a run that waits for a review, then is cancelled

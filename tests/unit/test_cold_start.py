@@ -97,10 +97,37 @@ def test_nothing_draws_from_a_generator_a_snapstart_snapshot_would_copy() -> Non
     # its draws in each (retries with the same jitter). Random values come from os.urandom
     # (secrets, uuid4, threadline.timeutil.backoff's SystemRandom); clients and credentials are
     # made at the first request (test_importing_a_function_only_imports).
-    shared_generator = set(dir(random)) - {"SystemRandom", "Random"}
+    shared_generator = set(dir(random)) - {"SystemRandom", "Random", "seed"}  # (seed: after a restore)
     for path in [*ROOT.glob("layers/*/threadline*/**/*.py"), *ROOT.glob("functions/*/app.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "random":
                 assert node.attr not in shared_generator, f"{path}: random.{node.attr}"
             if isinstance(node, ast.ImportFrom) and node.module == "random":
                 assert {alias.name for alias in node.names} <= {"SystemRandom"}, path
+
+
+_RESTORE_CHILD = r"""
+import random, sys, types
+hooks = []
+sys.modules["snapshot_restore_py"] = types.SimpleNamespace(register_after_restore=hooks.append)
+sys.path.insert(0, sys.argv[1])
+__import__(sys.argv[2])
+state = random.getstate()
+for hook in hooks:
+    hook()
+print(random.getstate() != state)
+"""
+
+
+@pytest.mark.parametrize("function", ["CreateThreadFunction", "AgentFunction", "AuthorizerFunction"])
+def test_a_snapstart_restore_seeds_the_shared_random_generator_again(function: str) -> None:
+    # (botocore's retry jitter draws from it: restored environments must not all draw the same)
+    code_uri, handler = function_code(function)
+    done = subprocess.run(
+        [sys.executable, "-c", _RESTORE_CHILD, str(code_uri), handler.rpartition(".")[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == ["True"]

@@ -302,9 +302,11 @@ def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
                 "GreaterThanThreshold",
             )
 
-    # Then every function of the template has both (a new function without them fails here)
+    # Then every function of the template has both (a new function without them fails here), but
+    # those whose errors are their answers: the agent fails a run by raising (WorkflowFailedAlarm
+    # counts failed runs), the authorizer refuses a key by raising (its failures are 503s of the API)
     functions = set(resources("AWS::Serverless::Function"))
-    assert alarmed["Errors"] == functions
+    assert alarmed["Errors"] == functions - {"AgentFunction", "AuthorizerFunction"}
     assert alarmed["Throttles"] == functions
 
 

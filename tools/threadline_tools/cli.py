@@ -104,7 +104,7 @@ def _name(value: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(prog="threadline", description="Threadline developer and operator tools.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{dev,keys}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{dev,keys,publish}")
 
     dev = commands.add_parser(
         "dev",
@@ -146,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--usage-plan", metavar="ID", help="an API Gateway usage plan of the API (default: the stack's KeyUsagePlanId)"
     )
     plan.set_defaults(shared_plan=False)
+
+    release = commands.add_parser(
+        "publish",
+        help="publish every function of a stack and move its alias `live` (after a parameter-only deploy)",
+        description="Publish a new version of every function of a deployed stack and point its alias `live` at it: "
+        "a deploy that changes only parameters (EnableSnapStart, EnableTracing, RetentionDays, EventRetentionDays, "
+        "WorkflowType) does not (docs/deploy.md, 'Versions and parameters').",
+    )
+    release.add_argument("--stack", metavar="NAME", required=True, help="the deployed stack")
+    release.add_argument("--region", help="its AWS region (default: your AWS configuration)")
     return parser
 
 
@@ -386,6 +396,20 @@ def _public(record: ApiKeyRecord) -> dict[str, Any]:
     }
 
 
+def publish_functions(args: argparse.Namespace) -> None:
+    import boto3
+
+    from threadline_tools.publish import publish_stack
+
+    region_args = {"region_name": args.region} if args.region else {}
+    published = publish_stack(
+        boto3.client("cloudformation", **region_args), boto3.client("lambda", **region_args), args.stack
+    )
+    for done in published:
+        moved = f"{done.before} -> {done.after}" if done.after != done.before else f"{done.before} (unchanged)"
+        print(f"{done.function:64}  live: {moved}")
+
+
 KEY_ACTIONS = {"create": keys_create, "list": keys_list, "revoke": keys_revoke, "plan": keys_plan}
 
 
@@ -399,6 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
+        if args.command == "publish":
+            publish_functions(args)
+            return 0
         target = resolve_target(args)
         KEY_ACTIONS[args.action](args, target)
     except UsageError as error:
@@ -411,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"threadline: error: {details.get('Code')}: {details.get('Message')}", file=sys.stderr)
         return 1
     except BotoCoreError as error:
-        hint = " (is the local server still running?)" if args.local else ""
+        hint = " (is the local server still running?)" if getattr(args, "local", False) else ""
         print(f"threadline: error: {error}{hint}", file=sys.stderr)
         return 1
     return 0

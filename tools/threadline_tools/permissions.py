@@ -233,9 +233,15 @@ class Emulation:
         kind = "AWS::Serverless::StateMachine" if function == "AgentWorkflow" else "AWS::Serverless::Function"
         found: list[Statement] = []
         for policy in resources(kind)[function]["Properties"].get("Policies") or []:
+            if isinstance(policy, dict) and set(policy) == {"Fn::If"}:  # a policy of a condition
+                condition, if_true, if_false = policy["Fn::If"]
+                policy = if_true if _holds_by_default(condition) else if_false
+                if policy == {"Ref": "AWS::NoValue"}:
+                    continue
             if isinstance(policy, dict) and set(policy) == {"LambdaInvokePolicy"}:  # SAM's policy template
-                # (SAM grants the function's versions and aliases too, ``<arn>:*``: its template's, not ours)
-                target = self.resolve(policy["LambdaInvokePolicy"]["FunctionName"])
+                # SAM's grants ``function:<name>*``: the function, its versions and its aliases
+                spelling, arn = self.resolve(policy["LambdaInvokePolicy"]["FunctionName"])
+                target = (spelling, arn + "*")
                 found.append(Statement(len(found), "Allow", ("lambda:InvokeFunction",), (target,), {}))
                 continue
             if not (isinstance(policy, dict) and "Statement" in policy):
@@ -444,3 +450,14 @@ def _task_call(state: Mapping[str, Any]) -> Call:
                 if isinstance(item.get(member), str):
                     item[member] = {}
     return Call("AgentWorkflow", service, operation, params)
+
+
+def _holds_by_default(condition: str) -> bool:
+    """Whether a template condition holds with the parameters' defaults (``Fn::Equals`` of a
+    parameter and a value, the only form the policies' conditions take)."""
+    left, right = template()["Conditions"][condition]["Fn::Equals"]
+    if isinstance(left, dict) and set(left) == {"Ref"}:
+        left = template()["Parameters"][left["Ref"]]["Default"]
+    if not isinstance(right, str | int):
+        raise ValueError(f"condition not audited: {condition}")
+    return str(left) == str(right)

@@ -17,7 +17,9 @@ agent type, a status, a reason): never an org, a thread or any id.
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import random
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -26,6 +28,16 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 Handler = TypeVar("Handler", bound=Callable[[Any, Any], Any])
+
+# SnapStart: every environment restored from one snapshot holds the state the import left, the
+# random module's shared generator included (botocore's retry jitter draws from it): it is seeded
+# again after each restore. The hook library is part of Lambda's Python runtimes only.
+try:
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:
+    pass
+else:
+    register_after_restore(random.seed)
 
 NAMESPACE = "Threadline"
 # The id that ties a request's logs, trace and workflow execution together: API Gateway's request
@@ -62,11 +74,16 @@ def _emit(name: MetricName, unit: str, value: float, dimensions: dict[str, str])
         raise ValueError(f"unbounded metric dimensions: {sorted(unknown)}")
     from aws_lambda_powertools.metrics import EphemeralMetrics
 
-    metrics = EphemeralMetrics(namespace=NAMESPACE)  # a metric of its own: each has its own dimensions
-    for dimension, dimension_value in sorted(dimensions.items()):
-        metrics.add_dimension(dimension, dimension_value or "none")
-    metrics.add_metric(name=name, unit=unit, value=value)
-    metrics.flush_metrics()
+    try:  # a metric is never worth a failed request or a retried batch
+        metrics = EphemeralMetrics(namespace=NAMESPACE)  # a metric of its own: each has its own dimensions
+        for dimension, dimension_value in sorted(dimensions.items()):
+            metrics.add_dimension(dimension, dimension_value or "none")
+        metrics.add_metric(name=name, unit=unit, value=value)
+        metrics.flush_metrics()
+    except Exception as error:
+        logging.getLogger("threadline").warning(
+            "a metric was not written", extra={"metric": name, "error_type": type(error).__name__}
+        )
 
 
 def tracing() -> bool:
@@ -94,7 +111,10 @@ def traced(handler: Handler) -> Handler:
     def lambda_handler(event: Any, context: Any) -> Any:
         if not wrapped:
             tracer = _tracer()
-            wrapped.append(tracer.capture_lambda_handler(handler, capture_response=False) if tracer else handler)
+            # Neither the response (user_data) nor the error's message as metadata (the X-Ray SDK
+            # still records an escaping exception's type and message as the subsegment's cause).
+            capture = {"capture_response": False, "capture_error": False}
+            wrapped.append(tracer.capture_lambda_handler(handler, **capture) if tracer else handler)
         return wrapped[0](event, context)
 
     return lambda_handler  # type: ignore[return-value]
