@@ -386,14 +386,11 @@ def rehearse(parameters: Mapping[str, str] | None = None, built: Mapping[str, An
     return result
 
 
-class _LambdaVersionModel:
-    """``AWS::Lambda::Version`` as CloudFormation makes it: moto's model publishes the version but
-    resolves neither its ``Ref`` (the version's ARN) nor ``Fn::GetAtt .Version`` (which the
-    alias names)."""
+class _CreatedByArn:
+    """A resource the rehearsal's own model made, whose ``Ref`` is its ARN."""
 
-    def __init__(self, function_arn: str, version: str) -> None:
-        self.arn = f"{function_arn}:{version}"
-        self.version = version
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
 
     @property
     def physical_resource_id(self) -> str:
@@ -401,6 +398,16 @@ class _LambdaVersionModel:
 
     def is_created(self) -> bool:
         return True
+
+
+class _LambdaVersionModel(_CreatedByArn):
+    """``AWS::Lambda::Version`` as CloudFormation makes it: moto's model publishes the version but
+    resolves neither its ``Ref`` (the version's ARN) nor ``Fn::GetAtt .Version`` (which the
+    alias names)."""
+
+    def __init__(self, function_arn: str, version: str) -> None:
+        super().__init__(f"{function_arn}:{version}")
+        self.version = version
 
     @classmethod
     def has_cfn_attr(cls, attribute: str) -> bool:
@@ -427,19 +434,9 @@ class _LambdaVersionModel:
         return cls(function.function_arn.rpartition(":")[0], str(function.version))
 
 
-class _LambdaAliasModel:
+class _LambdaAliasModel(_CreatedByArn):
     """``AWS::Lambda::Alias``, which moto's CloudFormation does not implement: the alias is made
     with moto's Lambda API (``CreateAlias``), and its ``Ref`` is its ARN, as CloudFormation's is."""
-
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    def is_created(self) -> bool:
-        return True
 
     @classmethod
     def has_cfn_attr(cls, attribute: str) -> bool:
