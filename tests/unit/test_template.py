@@ -406,6 +406,15 @@ def test_the_dashboard_is_json_naming_the_templates_resources_and_the_apps_metri
     assert template()["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"].endswith("#dashboards:name=${Dashboard}")
 
 
+def test_the_dashboard_graphs_every_functions_errors_and_throttles() -> None:
+    # (a new function without its line on the dashboard fails here, as without its alarms)
+    [dashboard] = resources("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    for metric in ("Errors", "Throttles"):
+        graphed = set(re.findall(rf'"AWS/Lambda","{metric}","FunctionName","\$\{{(\w+)\}}"', body))
+        assert graphed == set(resources("AWS::Serverless::Function")), metric
+
+
 def test_tracing_follows_the_enable_tracing_parameter_and_never_captures_responses() -> None:
     functions = template()["Globals"]["Function"]
     variables = functions["Environment"]["Variables"]
