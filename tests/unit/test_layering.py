@@ -43,3 +43,17 @@ def test_the_check_sees_a_store_import() -> None:
         "threadline.store.threads",
         "threadline.wiring",
     }
+
+
+def test_reset_forgets_every_object_the_wiring_caches() -> None:
+    # (a factory cached twice kept its first object, with the first test's AWS client, past reset)
+    import inspect
+
+    from threadline import wiring
+
+    cached = [f for _, f in inspect.getmembers(wiring) if hasattr(f, "cache_clear") and f.__module__ == wiring.__name__]
+    assert cached
+    for factory in cached:
+        assert not hasattr(factory.__wrapped__, "cache_clear"), f"{factory.__name__} is cached twice"
+    source = inspect.getsource(wiring.reset)
+    assert [f.__name__ for f in cached if f.__name__ not in source] == []

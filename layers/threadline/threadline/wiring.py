@@ -167,7 +167,6 @@ def webhook_store() -> WebhookStore:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def webhook_queue() -> DeliveryQueue:
     """The queue of webhook deliveries."""
     from threadline.store.webhooks import DeliveryQueue
