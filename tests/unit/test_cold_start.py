@@ -45,15 +45,20 @@ print(json.dumps({"modules": sorted(sys.modules), "read": sorted(Watching.read),
 
 
 def _import(function: str) -> dict[str, Any]:
+    return dict(json.loads(_in_child(_CHILD, function).splitlines()[-1]))
+
+
+def _in_child(script: str, function: str) -> str:
+    """What ``script`` prints, run in a fresh interpreter with the function's module to import."""
     code_uri, handler = function_code(function)
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(code_uri), handler.rpartition(".")[0]],
+        [sys.executable, "-c", script, str(code_uri), handler.rpartition(".")[0]],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    return json.loads(done.stdout.splitlines()[-1])
+    return done.stdout
 
 
 def _imported(found: dict[str, Any], package: str) -> bool:
@@ -122,12 +127,4 @@ print(random.getstate() != state)
 @pytest.mark.parametrize("function", ["CreateThreadFunction", "AgentFunction", "AuthorizerFunction"])
 def test_a_snapstart_restore_seeds_the_shared_random_generator_again(function: str) -> None:
     # (botocore's retry jitter draws from it: restored environments must not all draw the same)
-    code_uri, handler = function_code(function)
-    done = subprocess.run(
-        [sys.executable, "-c", _RESTORE_CHILD, str(code_uri), handler.rpartition(".")[0]],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert done.stdout.split() == ["True"]
+    assert _in_child(_RESTORE_CHILD, function).split() == ["True"]
